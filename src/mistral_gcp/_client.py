@@ -1,0 +1,366 @@
+"""``MistralGCP``: settings, HTTP clients, and the one request path shared by sync and async.
+
+A call goes: public method → ``_operations.prepare`` (validate, serialise once) → ``_flow``,
+a generator that holds every decision of the exchange — auth headers, URL, retries, the one
+refresh-and-retry on 401, error classification, decoding — and *yields* the few actions that
+need I/O (get auth headers, send, read, close, sleep). ``_run`` and ``_run_async`` are the two
+thin shells that perform those actions, so sync and async share all the logic.
+
+No I/O happens in the constructor: credentials, the project and the HTTP clients are created on
+the first request. Owned clients are closed by ``close()``/``aclose()``, the context managers,
+or when the client is garbage-collected; clients passed in are never closed. Owned async clients
+are kept per event loop, so one ``MistralGCP`` serves successive ``asyncio.run()`` calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import platform
+import threading
+import time
+import weakref
+from typing import Any, Dict, Generator, Optional, Tuple, Union
+
+from . import _endpoints
+from ._auth import Auth, TokenProvider
+from ._operations import Operation, Prepared, prepare
+from ._retry import DEFAULT_RETRY_CONFIG, RetryConfig, RetryState
+from ._transport_errors import is_transport_error, translate_transport_error
+from ._version import __version__
+from .errors import ConfigurationError, ResponseValidationError, body_preview, error_for_response
+from .streaming import EventStream, EventStreamAsync
+from .types import UNSET
+
+__all__ = ["MistralGCP"]
+
+DEFAULT_REGION = "europe-west4"
+REGION_ENV = ("GOOGLE_CLOUD_LOCATION", "CLOUD_ML_REGION")
+#: Owned clients: generous keep-alive pool (high concurrency must not churn connections),
+#: 10 s to connect, 10 minutes to read (long generations), no redirects.
+DEFAULT_TIMEOUT_S = 600.0
+CONNECT_TIMEOUT_S = 10.0
+POOL_SIZE = 1000
+
+logger = logging.getLogger("mistral_gcp")
+_USER_AGENT = f"mistral-gcp/{__version__} python/{platform.python_version()}"
+_API_CLIENT = f"gl-python/{platform.python_version()} mistral-gcp/{__version__}"
+_REDACTED = "[redacted]"
+
+Action = Tuple[Any, ...]
+
+
+def _httpx() -> Any:
+    try:
+        import httpx2 as httpx
+    except ImportError:  # Python 3.10: httpx2 needs 3.11
+        import httpx  # type: ignore[no-redef]
+    return httpx
+
+
+class _Owned:
+    """The HTTP clients this SDK created (and so must close). Holds no reference to the SDK object."""
+
+    def __init__(self, limits: int) -> None:
+        self.lock = threading.Lock()
+        self.sync: Any = None
+        self.auth_http: Any = None
+        self.by_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = weakref.WeakKeyDictionary()
+        self.limits = limits
+
+    def _options(self) -> Dict[str, Any]:
+        httpx = _httpx()
+        return {
+            "timeout": httpx.Timeout(DEFAULT_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+            "limits": httpx.Limits(max_connections=self.limits, max_keepalive_connections=self.limits),
+            "follow_redirects": False,
+        }
+
+    def sync_client(self) -> Any:
+        if self.sync is None:
+            with self.lock:
+                if self.sync is None:
+                    self.sync = _httpx().Client(**self._options())
+        return self.sync
+
+    def auth_client(self) -> Any:
+        """A separate client for google-auth's token requests (no user headers, short timeouts)."""
+        if self.auth_http is None:
+            with self.lock:
+                if self.auth_http is None:
+                    self.auth_http = _httpx().Client(timeout=30.0, follow_redirects=False)
+        return self.auth_http
+
+    def async_client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        client = self.by_loop.get(loop)
+        if client is None:
+            client = self.by_loop[loop] = _httpx().AsyncClient(**self._options())
+        return client
+
+    def close(self) -> None:
+        with self.lock:
+            sync, auth_http, self.sync, self.auth_http = self.sync, self.auth_http, None, None
+        for client in (sync, auth_http):
+            if client is not None:
+                client.close()
+
+    async def aclose(self) -> None:
+        self.close()
+        client = self.by_loop.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
+
+class MistralGCP:
+    """Mistral models on Vertex AI.
+
+    >>> client = MistralGCP(project_id="my-project", region="europe-west4")
+    >>> res = client.chat.complete(model="mistral-small-2503", messages=[{"role": "user", "content": "Hi"}])
+    >>> print(res.choices[0].message.content)
+
+    Nothing is looked up here: credentials (``access_token``, ``credentials`` or Application
+    Default Credentials) and the project are resolved on the first request.
+    """
+
+    def __init__(
+        self,
+        project_id: Optional[str] = None,
+        region: Optional[str] = None,
+        access_token: Union[str, TokenProvider, None] = None,
+        credentials: Any = None,
+        server: Optional[str] = None,
+        server_url: Optional[str] = None,
+        url_params: Optional[Dict[str, str]] = None,
+        client: Any = None,
+        async_client: Any = None,
+        retry_config: Optional[RetryConfig] = UNSET,
+        timeout_ms: Optional[int] = None,
+        debug_logger: Optional[logging.Logger] = None,
+        *,
+        quota_project_id: Optional[str] = None,
+        allow_http: bool = False,
+        log_bodies: bool = False,
+        max_connections: int = POOL_SIZE,
+    ) -> None:
+        region = region or next((os.environ[k] for k in REGION_ENV if os.environ.get(k)), DEFAULT_REGION)
+        self.region: str = _endpoints.check_region(region)
+        if project_id is not None:
+            _endpoints.check_project(project_id)
+        if server_url is not None and server is not None:
+            raise ConfigurationError("give server_url or server, not both")
+        base = server_url if server_url is not None else _endpoints.base_url(self.region, server)
+        if url_params:
+            base = _endpoints.template_url(base, url_params)
+        self._allow_http = allow_http
+        self.server_url: str = _endpoints.check_base_url(base, allow_http)
+        if retry_config is UNSET:
+            retry_config = DEFAULT_RETRY_CONFIG
+        self.retry_config: Optional[RetryConfig] = retry_config
+        if timeout_ms is not None and timeout_ms <= 0:
+            raise ConfigurationError("timeout_ms must be a positive number of milliseconds")
+        self.timeout_ms = timeout_ms
+        self._logger = debug_logger or logger
+        self._log_bodies = log_bodies
+        self._client = client
+        self._async_client = async_client
+        self._owned = _Owned(max_connections)
+        self._auth = Auth(
+            access_token=access_token,
+            credentials=credentials,
+            project_id=project_id,
+            quota_project_id=quota_project_id,
+            http_factory=self._owned.auth_client,
+        )
+        self._headers = {
+            "content-type": "application/json",
+            "user-agent": _USER_AGENT,
+            "x-goog-api-client": _API_CLIENT,
+        }
+        weakref.finalize(self, self._owned.close)
+
+    def __repr__(self) -> str:
+        return f"MistralGCP(region={self.region!r}, server_url={self.server_url!r}, auth={self._auth!r})"
+
+    # ------------------------------------------------------------------ namespaces
+    # Built on access (they are two pointers): caching them on self would make a reference cycle.
+
+    @property
+    def chat(self) -> "Chat":
+        return Chat(self)
+
+    @property
+    def fim(self) -> "Fim":
+        return Fim(self)
+
+    @property
+    def project_id(self) -> Optional[str]:
+        """The project, if known without I/O (an argument, the environment, or already resolved)."""
+        return self._auth._project
+
+    # ------------------------------------------------------------------ lifetime
+
+    def close(self) -> None:
+        """Close the HTTP clients this SDK created (not the ones passed in)."""
+        self._owned.close()
+
+    async def aclose(self) -> None:
+        await self._owned.aclose()
+
+    def __enter__(self) -> MistralGCP:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    async def __aenter__(self) -> MistralGCP:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ the request path
+
+    def _call(self, operation: Operation, params: Dict[str, Any]) -> Any:
+        prepared = prepare(operation, params)
+        http = self._client if self._client is not None else self._owned.sync_client()
+        flow = self._flow(prepared, http)
+        action: Action = next(flow)
+        while True:
+            kind = action[0]
+            try:
+                if kind == "send":
+                    result: Any = http.send(action[1], stream=action[2])
+                elif kind == "auth":
+                    result = self._auth.headers()
+                elif kind == "project":
+                    result = self._auth.project()
+                elif kind == "read":
+                    result = action[1].read()
+                elif kind == "close":
+                    result = action[1].close()
+                elif kind == "sleep":
+                    result = time.sleep(action[1])
+                else:  # "done"
+                    return EventStream(action[1], operation.decode) if operation.stream else action[1]
+            except Exception as exc:
+                action = flow.throw(exc)
+            else:
+                action = flow.send(result)
+
+    async def _call_async(self, operation: Operation, params: Dict[str, Any]) -> Any:
+        prepared = prepare(operation, params)
+        http = self._async_client if self._async_client is not None else self._owned.async_client()
+        flow = self._flow(prepared, http)
+        action: Action = next(flow)
+        while True:
+            kind = action[0]
+            try:
+                if kind == "send":
+                    result: Any = await http.send(action[1], stream=action[2])
+                elif kind == "auth":
+                    result = await self._auth.aheaders()
+                elif kind == "project":
+                    result = await self._auth.aproject()
+                elif kind == "read":
+                    result = await action[1].aread()
+                elif kind == "close":
+                    result = await action[1].aclose()
+                elif kind == "sleep":
+                    result = await asyncio.sleep(action[1])
+                else:  # "done"
+                    return EventStreamAsync(action[1], operation.decode) if operation.stream else action[1]
+            except Exception as exc:
+                action = flow.throw(exc)
+            else:
+                action = flow.send(result)
+
+    def _flow(self, prepared: Prepared, http: Any) -> Generator[Action, Any, None]:
+        """Every decision of one call. Yields I/O actions; the value sent back is their result."""
+        options = prepared.options
+        operation = prepared.operation
+        retry_config = options["retries"] if "retries" in options else self.retry_config
+        retry = RetryState(retry_config, time.monotonic, time.time)
+        timeout_ms = options.get("timeout_ms") or self.timeout_ms
+        base = options.get("server_url")
+        base = _endpoints.check_base_url(base, self._allow_http) if base else self.server_url
+        headers = dict(self._headers)
+        headers["accept"] = "text/event-stream" if operation.stream else "application/json"
+        extra_headers = options.get("http_headers")
+        if extra_headers:
+            headers.update(extra_headers)
+        build_kwargs: Dict[str, Any] = {"content": prepared.body}
+        if timeout_ms is not None:
+            build_kwargs["timeout"] = timeout_ms / 1000
+        if self._auth.project_known:
+            project = self._auth.project()
+        else:
+            project = yield ("project",)
+        url = base + _endpoints.path_for(project, self.region, prepared.model, operation.stream)
+        log = self._logger
+        if self._log_bodies and log.isEnabledFor(logging.DEBUG):
+            log.debug("%s request body: %s", operation.name, prepared.body.decode("utf-8", "replace"))
+        refreshed = False
+        while True:
+            auth_headers = yield ("auth",)
+            request = http.build_request("POST", url, headers={**headers, **auth_headers}, **build_kwargs)
+            started = time.monotonic()
+            try:
+                response = yield ("send", request, operation.stream)
+            except Exception as exc:
+                if not is_transport_error(exc):
+                    raise
+                error = translate_transport_error(exc)
+                delay = retry.after_connection_error()
+                log.debug("%s %s failed: %s (retry in %s s)", operation.name, url, error, delay)
+                if delay is None:
+                    raise error from exc
+                yield ("sleep", delay)
+                continue
+            status = response.status_code
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "%s POST %s -> %s in %.1f ms (attempt %d)",
+                    operation.name, url, status, (time.monotonic() - started) * 1000, retry.retries + 1,
+                )
+            if status < 300:
+                break
+            if status == 401 and not refreshed and self._auth.can_refresh:
+                refreshed = True
+                yield ("close", response)
+                self._auth.invalidate(auth_headers)
+                continue
+            delay = retry.after_status(status, response.headers)
+            if delay is not None:
+                yield ("close", response)
+                yield ("sleep", delay)
+                continue
+            if operation.stream:
+                yield ("read", response)
+            _redact(request)
+            raise error_for_response(response)
+        _redact(request)
+        if operation.stream:
+            yield ("done", response)
+            return
+        if self._log_bodies and log.isEnabledFor(logging.DEBUG):
+            log.debug("%s response body: %s", operation.name, response.text)
+        try:
+            result = operation.decode(response.content)
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            raise ResponseValidationError(
+                f"{operation.name}: the {status} response is not a valid {operation.name} result: "
+                f"{body_preview(response.text) or '(empty body)'}",
+                response,
+            ) from exc
+        yield ("done", result)
+
+
+def _redact(request: Any) -> None:
+    """Errors and responses keep their request; it must not carry the token."""
+    if "authorization" in request.headers:
+        request.headers["authorization"] = _REDACTED
+
+
+from ._resources import Chat, Fim  # noqa: E402  (the namespaces need MistralGCP's module first)

@@ -1,0 +1,106 @@
+"""Operations as data: request shape, response decoder, streaming or not. Pure request building.
+
+Every public method is one line over ``prepare``: validate the caller's keywords against the
+operation's TypedDict (one pydantic ``TypeAdapter`` built at import), take the model id for the
+URL from the validated value, and serialise the body once, with only the keys the caller gave.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Mapping, Optional
+
+from pydantic import TypeAdapter, ValidationError, with_config
+from pydantic import ConfigDict
+from typing_extensions import TypedDict
+
+from . import _endpoints
+from ._retry import RetryConfig
+from .errors import RequestValidationError
+from .models.chat import ChatCompletionRequest, ChatCompletionResponse, CompletionChunk, CompletionEvent
+from .models.fim import FIMCompletionRequest, FIMCompletionResponse
+
+__all__ = ["CHAT", "CHAT_STREAM", "FIM", "FIM_STREAM", "Operation", "Prepared", "RequestOptions", "prepare"]
+
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+_REQUEST_CONTEXT = {"request": True}
+
+
+class RequestOptions(TypedDict, total=False):
+    """Per-call options accepted by every operation, next to the request's own fields."""
+
+    retries: Optional[RetryConfig]
+    server_url: Optional[str]
+    timeout_ms: Optional[int]
+    http_headers: Optional[Mapping[str, str]]
+
+
+_OPTION_KEYS = frozenset(RequestOptions.__annotations__)
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    adapter: TypeAdapter
+    decode: Callable[[bytes], Any]
+    stream: bool
+
+
+@dataclass
+class Prepared:
+    """A request ready to send: where (model for the URL), what (body bytes), and how (options)."""
+
+    operation: Operation
+    model: str
+    body: bytes
+    options: Dict[str, Any]
+
+
+def _adapter(shape: type) -> TypeAdapter:
+    return TypeAdapter(with_config(_STRICT)(shape))
+
+
+def _decode_event(data: bytes) -> CompletionEvent:
+    return CompletionEvent.model_construct(data=CompletionChunk.model_validate_json(data))
+
+
+_chat = _adapter(ChatCompletionRequest)
+_fim = _adapter(FIMCompletionRequest)
+
+CHAT = Operation("chat.complete", _chat, ChatCompletionResponse.model_validate_json, stream=False)
+CHAT_STREAM = Operation("chat.stream", _chat, _decode_event, stream=True)
+FIM = Operation("fim.complete", _fim, FIMCompletionResponse.model_validate_json, stream=False)
+FIM_STREAM = Operation("fim.stream", _fim, _decode_event, stream=True)
+
+
+def prepare(operation: Operation, params: Dict[str, Any]) -> Prepared:
+    options = {k: params.pop(k) for k in _OPTION_KEYS & params.keys()}
+    if operation.stream:
+        if params.get("stream") is False:
+            raise RequestValidationError(f"{operation.name}: stream=False makes no sense here; use .complete()")
+        params["stream"] = True
+    elif params.get("stream"):
+        raise RequestValidationError(f"{operation.name}: stream=True needs the .stream() method, which returns the events")
+    try:
+        request = operation.adapter.validate_python(params, context=_REQUEST_CONTEXT)
+    except ValidationError as exc:
+        raise RequestValidationError(_explain(operation.name, exc)) from None
+    model = _endpoints.check_model(request["model"])
+    if "@" in model:  # legacy "name@version": the version stays in the URL, the body names the model
+        request["model"] = model.partition("@")[0]
+    body = operation.adapter.dump_json(request, exclude_unset=True, by_alias=True)
+    return Prepared(operation, model, body, options)
+
+
+def _explain(name: str, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error["loc"]) or "(request)"
+        if error["type"] == "extra_forbidden":
+            lines.append(f"  {where}: unknown parameter")
+            continue
+        given = repr(error.get("input"))
+        if len(given) > 80:
+            given = given[:77] + "..."
+        lines.append(f"  {where}: {error['msg']} (got {given})")
+    return f"invalid arguments for {name}:\n" + "\n".join(lines)

@@ -1,0 +1,215 @@
+"""Streams of server-sent events: ``EventStream`` (sync) and ``EventStreamAsync``.
+
+Both are iterables and context managers over one HTTP response. The shared, I/O-free part is
+``_StreamState``: it feeds bytes to the SSE decoder, turns each event into a model, and knows
+when the stream is over (``data: [DONE]``). The two classes are thin shells that read bytes.
+
+Guarantees:
+- a stream that ends, or is cut, before ``[DONE]`` raises ``IncompleteStreamError``: truncation
+  is never silent;
+- after ``[DONE]`` the rest of the body is drained, so the connection goes back to the pool;
+- breaking out early, ``close()``/``aclose()`` or leaving the ``with`` block releases the
+  connection at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator, Callable, Generic, Iterator, List, Optional, TypeVar
+
+from pydantic import ValidationError
+
+from . import errors
+from ._sse import SSEDecoder
+from ._transport_errors import is_transport_error as _is_transport_error
+from ._transport_errors import translate_transport_error
+
+T = TypeVar("T")
+
+__all__ = ["EventStream", "EventStreamAsync"]
+
+_DONE = b"[DONE]"
+_DRAIN_LIMIT = 64 * 1024
+
+
+class _StreamState(Generic[T]):
+    """Decoding state of one stream: bytes in, models out, and whether ``[DONE]`` was seen."""
+
+    __slots__ = ("decoder", "decode", "done", "count")
+
+    def __init__(self, decode: Callable[[bytes], T]) -> None:
+        self.decoder = SSEDecoder()
+        self.decode = decode
+        self.done = False
+        self.count = 0
+
+    def feed(self, chunk: bytes) -> List[T]:
+        return self._models(self.decoder.feed(chunk), at_end=False)
+
+    def finish(self) -> List[T]:
+        """The body ended. Returns what the last bytes completed, or raises if ``[DONE]`` never came."""
+        items = self._models(self.decoder.end(), at_end=True) if not self.done else []
+        if not self.done:
+            raise errors.IncompleteStreamError(
+                f"the stream ended after {self.count} events without 'data: [DONE]'; the answer is incomplete",
+                events_received=self.count,
+            )
+        return items
+
+    def _models(self, events: List[Any], at_end: bool) -> List[T]:
+        out: List[T] = []
+        for _name, data in events:
+            if self.done:
+                break
+            if data == _DONE:
+                self.done = True
+                break
+            try:
+                out.append(self.decode(data))
+            except ValidationError as exc:
+                if at_end:  # a line cut short by the end of the body
+                    raise errors.IncompleteStreamError(
+                        f"the stream was cut inside event {self.count + 1}; the answer is incomplete",
+                        events_received=self.count,
+                    ) from exc
+                raise errors.IncompleteStreamError(
+                    f"event {self.count + 1} of the stream is not a valid chunk: "
+                    f"{errors.body_preview(data.decode('utf-8', 'replace'))}",
+                    events_received=self.count,
+                ) from exc
+            self.count += 1
+        return out
+
+    def cut(self, exc: BaseException) -> errors.MistralGCPError:
+        """The typed error for a transport failure in the middle of the body."""
+        translated = translate_transport_error(exc)
+        if isinstance(translated, errors.APITimeoutError):
+            return translated
+        return errors.IncompleteStreamError(
+            f"the connection broke after {self.count} events, before 'data: [DONE]': {exc}",
+            events_received=self.count,
+        )
+
+
+class EventStream(Generic[T]):
+    """A synchronous stream of events. Iterate it; it closes itself at the end.
+
+    >>> with client.chat.stream(model="mistral-small-2503", messages=[...]) as stream:
+    ...     for event in stream:
+    ...         print(event.data.choices[0].delta.content, end="")
+    """
+
+    def __init__(self, response: Any, decode: Callable[[bytes], T]) -> None:
+        self.response = response
+        self._state: _StreamState[T] = _StreamState(decode)
+        self._iterator: Optional[Iterator[T]] = None
+        self._closed = False
+
+    def __iter__(self) -> Iterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        if self._iterator is None:
+            self._iterator = self._events()
+        return next(self._iterator)
+
+    def _events(self) -> Iterator[T]:
+        state = self._state
+        try:
+            chunks = self.response.iter_bytes()
+            try:
+                for chunk in chunks:
+                    yield from state.feed(chunk)
+                    if state.done:
+                        _drain(chunks)
+                        return
+            except Exception as exc:
+                if _is_transport_error(exc):
+                    raise state.cut(exc) from exc
+                raise
+            yield from state.finish()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.response.close()
+
+    def __enter__(self) -> EventStream[T]:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # an abandoned stream must not keep its connection checked out
+        try:
+            if not self._closed:
+                self.response.close()
+        except Exception:
+            pass
+
+
+class EventStreamAsync(Generic[T]):
+    """An asynchronous stream of events: ``async for event in stream``; ``await stream.aclose()``."""
+
+    def __init__(self, response: Any, decode: Callable[[bytes], T]) -> None:
+        self.response = response
+        self._state: _StreamState[T] = _StreamState(decode)
+        self._iterator: Optional[AsyncIterator[T]] = None
+        self._closed = False
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        if self._iterator is None:
+            self._iterator = self._events()
+        return await self._iterator.__anext__()
+
+    async def _events(self) -> AsyncIterator[T]:
+        state = self._state
+        try:
+            chunks = self.response.aiter_bytes()
+            try:
+                async for chunk in chunks:
+                    for item in state.feed(chunk):
+                        yield item
+                    if state.done:
+                        await _adrain(chunks)
+                        return
+            except Exception as exc:
+                if _is_transport_error(exc):
+                    raise state.cut(exc) from exc
+                raise
+            for item in state.finish():
+                yield item
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self.response.aclose()
+
+    async def __aenter__(self) -> EventStreamAsync[T]:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.aclose()
+
+
+def _drain(chunks: Iterator[bytes]) -> None:
+    """Read what follows ``[DONE]`` (normally just the end of the chunked body) so the connection is reusable."""
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > _DRAIN_LIMIT:
+            return
+
+
+async def _adrain(chunks: AsyncIterator[bytes]) -> None:
+    total = 0
+    async for chunk in chunks:
+        total += len(chunk)
+        if total > _DRAIN_LIMIT:
+            return

@@ -1,0 +1,55 @@
+"""Small shared types: the ``UNSET`` sentinel and the pydantic base every model derives from.
+
+``UNSET`` tells "not given" apart from an explicit ``None`` (which is sent as JSON ``null``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar, Union
+
+from pydantic import BaseModel as _PydanticBaseModel
+from pydantic import ConfigDict
+
+__all__ = ["UNSET", "BaseModel", "Nullable", "OptionalNullable", "Unset"]
+
+
+class Unset:
+    """The type of :data:`UNSET`: a value that was not given at all."""
+
+    _instance: Unset | None = None
+
+    def __new__(cls) -> Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __reduce__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = Unset()
+UNSET_SENTINEL = "~?~unset~?~sentinel~?~"
+
+T = TypeVar("T")
+Nullable = Union[T, None]
+OptionalNullable = Union[T, None, Unset]
+
+
+class BaseModel(_PydanticBaseModel):
+    """Base of all models: keeps fields it does not know, so a new server field never breaks a client."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        allow_inf_nan=False,
+        protected_namespaces=(),
+        arbitrary_types_allowed=True,
+    )
