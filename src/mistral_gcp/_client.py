@@ -37,6 +37,8 @@ __all__ = ["MistralGCP"]
 
 DEFAULT_REGION = "europe-west4"
 REGION_ENV = ("GOOGLE_CLOUD_LOCATION", "CLOUD_ML_REGION")
+#: ``host:port`` of a local Vertex emulator; when set, code that names no server talks to it.
+EMULATOR_ENV = "MISTRAL_GCP_EMULATOR_HOST"
 #: Owned clients: generous keep-alive pool (high concurrency must not churn connections),
 #: 10 s to connect, 10 minutes to read (long generations), no redirects.
 DEFAULT_TIMEOUT_S = 600.0
@@ -146,10 +148,11 @@ class MistralGCP:
     ) -> None:
         region = region or next((os.environ[k] for k in REGION_ENV if os.environ.get(k)), DEFAULT_REGION)
         self.region: str = _endpoints.check_region(region)
-        if project_id is not None:
-            _endpoints.check_project(project_id)
         if server_url is not None and server is not None:
             raise ConfigurationError("give server_url or server, not both")
+        emulator_host = os.environ.get(EMULATOR_ENV) if server_url is None and server is None else None
+        if emulator_host:
+            server_url, allow_http = f"http://{emulator_host}", True
         base = server_url if server_url is not None else _endpoints.base_url(self.region, server)
         if url_params:
             base = _endpoints.template_url(base, url_params)
@@ -297,6 +300,7 @@ class MistralGCP:
             project = self._auth.project()
         else:
             project = yield ("project",)
+        _endpoints.check_project(project)
         url = base + _endpoints.path_for(project, self.region, prepared.model, operation.stream)
         log = self._logger
         if self._log_bodies and log.isEnabledFor(logging.DEBUG):

@@ -30,7 +30,6 @@ SERVERS: Mapping[str, str] = {
 _PROJECT = re.compile(r"[a-z0-9][a-z0-9.:-]{0,62}")  # ids, numbers, and domain-scoped "example.com:proj"
 _REGION = re.compile(r"[a-z]+(?:-[a-z0-9]+)*")
 _MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}(?:@[A-Za-z0-9._-]{1,64})?")
-_known_warned: set = set()
 
 
 def base_url(region: str, server: Optional[str] = None) -> str:
@@ -72,9 +71,9 @@ def check_model(model: object) -> str:
         )
     info = _catalogue.lookup(model)
     if info is None:
-        _warn_once(("model", model), f"model {model!r} is not in mistral-gcp's catalogue of Vertex models; sending it anyway")
+        _warn_once(("model", model), f"model {model!r} is not in mistral-gcp's catalogue of Vertex models; sending it anyway", 6)
     elif info.retired:
-        _warn_once(("model", model), f"model {model!r} was retired on Vertex ({info.retired}); expect a 404")
+        _warn_once(("model", model), f"model {model!r} was retired on Vertex ({info.retired}); expect a 404", 6)
     return model
 
 
@@ -113,7 +112,6 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _warn_once(key: object, message: str) -> None:
-    if key not in _known_warned:
-        _known_warned.add(key)
-        warnings.warn(message, UserWarning, stacklevel=4)
+def _warn_once(key: object, message: str, stacklevel: int = 4) -> None:
+    """Python's default warnings filter already shows each warning once per calling line."""
+    warnings.warn(message, UserWarning, stacklevel=stacklevel)

@@ -14,6 +14,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, AsyncIterator, Callable, Generic, Iterator, List, Optional, TypeVar
 
 from pydantic import ValidationError
@@ -109,26 +110,8 @@ class EventStream(Generic[T]):
 
     def __next__(self) -> T:
         if self._iterator is None:
-            self._iterator = self._events()
+            self._iterator = _iterate(self.response, self._state)
         return next(self._iterator)
-
-    def _events(self) -> Iterator[T]:
-        state = self._state
-        try:
-            chunks = self.response.iter_bytes()
-            try:
-                for chunk in chunks:
-                    yield from state.feed(chunk)
-                    if state.done:
-                        _drain(chunks)
-                        return
-            except Exception as exc:
-                if _is_transport_error(exc):
-                    raise state.cut(exc) from exc
-                raise
-            yield from state.finish()
-        finally:
-            self.close()
 
     def close(self) -> None:
         if not self._closed:
@@ -163,28 +146,8 @@ class EventStreamAsync(Generic[T]):
 
     async def __anext__(self) -> T:
         if self._iterator is None:
-            self._iterator = self._events()
+            self._iterator = _aiterate(self.response, self._state)
         return await self._iterator.__anext__()
-
-    async def _events(self) -> AsyncIterator[T]:
-        state = self._state
-        try:
-            chunks = self.response.aiter_bytes()
-            try:
-                async for chunk in chunks:
-                    for item in state.feed(chunk):
-                        yield item
-                    if state.done:
-                        await _adrain(chunks)
-                        return
-            except Exception as exc:
-                if _is_transport_error(exc):
-                    raise state.cut(exc) from exc
-                raise
-            for item in state.finish():
-                yield item
-        finally:
-            await self.aclose()
 
     async def aclose(self) -> None:
         if not self._closed:
@@ -196,6 +159,56 @@ class EventStreamAsync(Generic[T]):
 
     async def __aexit__(self, *exc_info: Any) -> None:
         await self.aclose()
+
+    def __del__(self) -> None:  # abandoned before the end: give the connection back from the loop
+        if self._closed or self._iterator is not None:
+            return  # an iterator's own finaliser closes the response
+        try:
+            asyncio.get_running_loop().create_task(self.response.aclose())
+        except Exception:
+            pass
+
+
+# The iterators below do not reference the stream objects, so a stream dropped mid-way (a
+# ``break``) is freed at once by reference counting, and closing the iterator closes the response.
+
+
+def _iterate(response: Any, state: _StreamState[T]) -> Iterator[T]:
+    try:
+        chunks = response.iter_bytes()
+        try:
+            for chunk in chunks:
+                yield from state.feed(chunk)
+                if state.done:
+                    _drain(chunks)
+                    return
+        except Exception as exc:
+            if _is_transport_error(exc):
+                raise state.cut(exc) from exc
+            raise
+        yield from state.finish()
+    finally:
+        response.close()
+
+
+async def _aiterate(response: Any, state: _StreamState[T]) -> AsyncIterator[T]:
+    try:
+        chunks = response.aiter_bytes()
+        try:
+            async for chunk in chunks:
+                for item in state.feed(chunk):
+                    yield item
+                if state.done:
+                    await _adrain(chunks)
+                    return
+        except Exception as exc:
+            if _is_transport_error(exc):
+                raise state.cut(exc) from exc
+            raise
+        for item in state.finish():
+            yield item
+    finally:
+        await response.aclose()
 
 
 def _drain(chunks: Iterator[bytes]) -> None:

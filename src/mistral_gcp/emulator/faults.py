@@ -150,11 +150,15 @@ class FaultBook:
             return NO_FAULTS
         fired: list[Fault] = []
         with self._lock:
+            has_status = False
             for rule in self._rules:
                 if not rule.matches(model, method, operation):
                     continue
+                if rule.status is not None and has_status:
+                    continue  # one status per request: later status rules queue up behind this one
                 if rule.rate < 1.0 and self._rng.random() >= rule.rate:
                     continue
+                has_status = has_status or rule.status is not None
                 fired.append(rule)
                 if rule.times is not None:
                     rule.times -= 1

@@ -1,0 +1,79 @@
+"""Shared test helpers: constants, and running one test body both ways (sync and async)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterator, List
+
+CHAT_MODEL = "mistral-small-2503"
+FIM_MODEL = "codestral-2"
+USER = [{"role": "user", "content": "Who is the best French painter? Answer in one short sentence."}]
+
+
+class Both:
+    """Calls an SDK namespace method the sync way or the async way, with the same arguments.
+
+    ``call(client.chat, "complete", ...)`` runs ``complete`` or awaits ``complete_async``;
+    ``stream(...)`` consumes the whole stream (inside the loop, for async) and returns the events.
+    """
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.is_async = mode == "async"
+
+    def __repr__(self) -> str:
+        return self.mode
+
+    def call(self, namespace: Any, method: str, **kw: Any) -> Any:
+        if not self.is_async:
+            return getattr(namespace, method)(**kw)
+        return asyncio.run(getattr(namespace, method + "_async")(**kw))
+
+    def stream(self, namespace: Any, method: str = "stream", **kw: Any) -> List[Any]:
+        if not self.is_async:
+            with getattr(namespace, method)(**kw) as events:
+                return list(events)
+
+        async def consume() -> List[Any]:
+            events = await getattr(namespace, method + "_async")(**kw)
+            async with events:
+                return [event async for event in events]
+
+        return asyncio.run(consume())
+
+    def run(self, sync_fn: Callable[[], Any], async_fn: Callable[[], Any]) -> Any:
+        """Run ``sync_fn()`` or ``asyncio.run(async_fn())``."""
+        return asyncio.run(async_fn()) if self.is_async else sync_fn()
+
+
+
+
+@contextlib.contextmanager
+def serve_fixed(status: int, body: bytes, content_type: str) -> Iterator[str]:
+    """A loopback HTTP server that answers every POST with the same response (for odd bodies the
+    emulator is too well-behaved to send, like a proxy's HTML page). Yields its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(status)
+            self.send_header("content-type", content_type)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
