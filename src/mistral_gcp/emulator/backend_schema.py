@@ -118,7 +118,9 @@ class _Walker:
         if isinstance(schema.get("items"), list):  # draft-4 tuple form
             prefix = schema["items"]
         low = schema.get("minItems", 0)
-        high = schema.get("maxItems", max(low, 3))
+        high = schema.get("maxItems", max(low, 3, len(prefix)))
+        if schema.get("items") is False:  # nothing may follow the prefix
+            high = min(high, len(prefix))
         count = low if depth >= _DEEP else min(max(low, self.rng.randint(1, 3), len(prefix)), high)
         rest = schema.get("items") if isinstance(schema.get("items"), dict) else {}
         out: list[Any] = []
