@@ -513,3 +513,10 @@ def test_a_scripted_stream_has_one_chunk_per_token() -> None:
     chunks = chunks_of(chat(), text=script)
     assert len(chunks) == 1 + 1000
     assert "".join(c["choices"][0]["delta"]["content"] for c in chunks[1:]) == script
+
+
+def test_operations_without_a_completion_are_a_programming_error() -> None:
+    with pytest.raises(ValueError):
+        backend.validate(chat(), "embeddings")
+    with pytest.raises(ValueError):
+        backend.complete({"model": "m", "document": {}}, "ocr")
