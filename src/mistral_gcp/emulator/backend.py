@@ -186,6 +186,8 @@ def _deltas(choice: _Choice) -> list[dict[str, Any]]:
 
 def _plan(body: dict[str, Any], operation: str, text: str | None, model: str | None,
           created: int | None) -> _Plan:
+    if operation not in _SEED_FIELDS:
+        raise ValueError(f"{operation!r} bodies are not completions; OCR bodies go to ocr()")
     fields = {key: body.get(key) for key in _SEED_FIELDS[operation]}
     if fields["temperature"] == 0:
         fields["random_seed"] = None

@@ -312,6 +312,8 @@ def _check_chat(request: Any) -> None:
 
 def validate(body: object, operation: str, *, require_model: bool = True) -> dict[str, Any]:
     """`body` itself when the backend would serve it; otherwise raise `BodyError`."""
+    if operation not in _REQUESTS:
+        raise ValueError(f"unknown operation {operation!r}; expected one of {sorted(_REQUESTS)}")
     try:
         request = _MODELS[operation, require_model].model_validate(body)
     except ValidationError as exc:
