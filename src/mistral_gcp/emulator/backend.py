@@ -32,6 +32,7 @@ a stream sends.
 from __future__ import annotations
 
 import json
+import random
 import time
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _quote  # type: ignore[attr-defined]
@@ -202,7 +203,8 @@ def _plan(body: dict[str, Any], operation: str, text: str | None, model: str | N
                  int(time.time()) if created is None else created, prompt_tokens, choices)
 
 
-def _plan_choice(body: dict[str, Any], operation: str, text: str | None, rng: Any) -> _Choice:
+def _plan_choice(body: dict[str, Any], operation: str, text: str | None,
+                 rng: random.Random) -> _Choice:
     target = max(rng.randint(12, 40), int(body.get("min_tokens") or 0))
     if operation == "fim":
         written = code(rng, body["prompt"], body.get("suffix") or "", target)
@@ -230,7 +232,8 @@ def _cut(text: str, stop: str | list[str] | None, max_tokens: int | None) -> _Ch
     return _Choice(pieces, reason, None, len(pieces))
 
 
-def _chat_text(body: dict[str, Any], messages: list[dict[str, Any]], rng: Any, target: int) -> str:
+def _chat_text(body: dict[str, Any], messages: list[dict[str, Any]], rng: random.Random,
+               target: int) -> str:
     last = messages[-1]
     subjects = topics(_last_user_text(messages))
     fmt = body.get("response_format") or {}
@@ -273,7 +276,7 @@ def _mentions(said: str, name: str) -> bool:
     return bool(name) and (name in said or name.replace("_", " ") in said)
 
 
-def _tool_call(function: dict[str, Any], rng: Any, index: int) -> dict[str, Any]:
+def _tool_call(function: dict[str, Any], rng: random.Random, index: int) -> dict[str, Any]:
     arguments = instance(function.get("parameters") or {"type": "object"}, rng)
     if not isinstance(arguments, dict):
         arguments = {}

@@ -72,12 +72,14 @@ def ocr(body: dict[str, Any], *, allow_remote_urls: bool = False,
     bbox_schema = _annotation_schema(body, "bbox_annotation_format")
     doc_schema = _annotation_schema(body, "document_annotation_format")
     image_budget = body.get("image_limit")
+    smallest = body.get("image_min_size") or 0
     pages = []
     for index in selected:
         page = render(index)
         images = []
-        if page.image and image_budget != 0 and min(page.width, page.height) >= (body.get("image_min_size") or 0):
-            images.append(_image_entry(page, index, body.get("include_image_base64"), bbox_schema, fingerprint))
+        if page.image and image_budget != 0 and min(page.width, page.height) >= smallest:
+            with_bytes = body.get("include_image_base64")
+            images.append(_image_entry(page, index, with_bytes, bbox_schema, fingerprint))
             image_budget = None if image_budget is None else image_budget - 1
         pages.append({"index": index, "markdown": page.markdown, "images": images,
                       "dimensions": {"dpi": DPI, "height": page.height, "width": page.width}})
