@@ -154,7 +154,7 @@ class RequestRecord:
     """One request as received, and what was answered. The token stays in memory only:
     ``repr`` and ``to_json`` show its last four characters."""
 
-    __slots__ = ("method", "path", "query", "headers", "body", "time", "status", "chunks", "model", "operation")
+    __slots__ = ("method", "path", "query", "headers", "body", "time", "status", "chunks", "model", "operation", "client_port")
 
     def __init__(self, method: str, path: str, query: str, headers: dict[str, str], time: float) -> None:
         self.method, self.path, self.query, self.headers, self.time = method, path, query, headers, time
@@ -163,6 +163,7 @@ class RequestRecord:
         self.chunks = 0
         self.model: str | None = None
         self.operation: str | None = None
+        self.client_port: int | None = None  # the caller's TCP port: tells connection reuse apart from new connections
 
     @property
     def user_project(self) -> str | None:
@@ -231,16 +232,15 @@ class EmulatorState:
         problem = auth.check_bearer(headers.get("authorization"), self.tokens, method, cfg.permissive_auth)
         if problem:
             return problem
-        resource = rpc.model_resource(project, location, model, publisher)
         if publisher != "mistralai" or self.catalogue.find(model, location) is None:
-            return rpc.model_not_found(resource)
+            return rpc.model_not_found(rpc.model_resource(project, location, model, publisher))
         if project in self.denied:
-            return rpc.permission_denied(resource)
+            return rpc.permission_denied(rpc.model_resource(project, location, model))
         if cfg.require_quota_project and not headers.get("x-goog-user-project"):
             return rpc.quota_project_required(project)
         allowed = self.enabled.get(project)
         if allowed is not None and model not in allowed:
-            return rpc.model_not_enabled(project, resource)
+            return rpc.model_not_enabled(project, rpc.model_resource(project, location, model))
         return None
 
 
@@ -319,14 +319,14 @@ def _sse(chunk: Any) -> bytes:
 _STREAM_BYTES = getattr(backend, "stream_bytes", None)
 
 
-def _generated_stream(body: dict, operation: str, text: str | None) -> Iterator[bytes]:
+def _generated_stream(body: dict, operation: str, **options: Any) -> Iterator[bytes]:
     if _STREAM_BYTES is not None:
-        return iter(_STREAM_BYTES(body, operation, text=text))
-    return chain(map(_sse, backend.stream_chunks(body, operation, text=text)), (DONE,))
+        return iter(_STREAM_BYTES(body, operation, **options))
+    return chain(map(_sse, backend.stream_chunks(body, operation, **options)), (DONE,))
 
 
 class ConnectionDropped(Exception):
-    """Raised inside the app to make uvicorn drop a connection (stream cuts, released hangs)."""
+    """Raised inside the app after a stream started, so that uvicorn drops the connection."""
 
 
 class _HideDeliberateDrops(logging.Filter):
@@ -373,6 +373,7 @@ class VertexApp:
             await self._serve_admin(method, found.params[0], receive, send)
             return
         record = RequestRecord(method, path, scope["query_string"].decode("latin-1"), headers, self.state.clock())
+        record.client_port = (scope.get("client") or (None, None))[1]
         self.state.records.append(record)
         if found.kind == "predict":
             await self._predict(found.params, headers, record, receive, send)
@@ -478,7 +479,11 @@ class VertexApp:
             operation = record.operation = backend.operation_of(body)
             plan = state.faults.plan(model, method, operation)
             if plan is not NO_FAULTS:
-                await self._delay_or_hang(plan, receive)
+                if plan.latency:
+                    await asyncio.sleep(plan.latency)
+                if plan.hang:
+                    await self._hang(receive)
+                    return await fail(rpc.from_status(503, "The emulator is shutting down."))
                 if plan.problem is not None:
                     return await fail(plan.problem)
             quota_project = headers.get("x-goog-user-project") or project
@@ -493,11 +498,12 @@ class VertexApp:
                 result, extra = backend.ocr(body, allow_remote_urls=cfg.allow_remote_urls)
                 extra_headers = [(k.lower().encode(), str(v).encode()) for k, v in extra.items()]
                 return await self._json(send, record, result, compress, extra_headers)
-            text = reply if isinstance(reply, str) else None
+            # the URL's model stands in for a missing body model; `created` follows the emulator clock
+            options = {"text": reply if isinstance(reply, str) else None, "model": model, "created": int(state.clock())}
             if not streaming:
-                result = reply if isinstance(reply, dict) else backend.complete(body, operation, text=text)
+                result = reply if isinstance(reply, dict) else backend.complete(body, operation, **options)
                 return await self._json(send, record, result, compress)
-            pieces = _scripted_stream(reply) if isinstance(reply, (dict, list)) else _generated_stream(body, operation, text)
+            pieces = _scripted_stream(reply) if isinstance(reply, (dict, list)) else _generated_stream(body, operation, **options)
             first = next(pieces)  # a body error surfaces here, before any SSE is sent
         except backend.BodyError as exc:
             status = exc.status
@@ -511,14 +517,9 @@ class VertexApp:
         headers = _with_request_id(BACKEND_JSON_HEADERS) + (extra or [])
         await _respond(send, record, 200, headers, _dumps(result), compress)
 
-    async def _delay_or_hang(self, plan: Plan, receive: Receive) -> None:
-        if plan.latency:
-            await asyncio.sleep(plan.latency)
-        if plan.hang:
-            await self._hang(receive)
-
     async def _hang(self, receive: Receive) -> None:
-        """Wait until the client goes away or the server stops, then drop the connection."""
+        """Wait until the client goes away or the server stops (the caller then sends a 503,
+        which a departed client never reads)."""
         released: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._hangs.add(released)
         disconnect = asyncio.ensure_future(receive())
@@ -527,7 +528,6 @@ class VertexApp:
         finally:
             self._hangs.discard(released)
             disconnect.cancel()
-        raise ConnectionDropped("hang released")
 
     def release_hangs(self) -> None:
         """End every hanging request (call on the server's loop, e.g. before shutdown)."""

@@ -26,7 +26,7 @@ from . import rpc
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
-SHORT_LIFETIME = 240  # inside google-auth's 3m45s refresh threshold: tokens are STALE at once
+SHORT_LIFETIME = 200  # inside google-auth's 225 s (3m45s) refresh threshold: STALE at once, not INVALID
 MAX_IAM_LIFETIME = 43_200
 
 Clock = Callable[[], float]
