@@ -1,6 +1,6 @@
 """The emulator's model catalogue: which Mistral models exist on Vertex, where, and their quotas.
 
-The table follows PROTOCOL.md §1.3. A lookup answers one question, "does this
+The table (PROTOCOL.md §1.3) is the SDK's own, shared with the client. A lookup answers one question, "does this
 (model, location) pair serve requests?"; everything else (retired models, legacy
 ``name@version`` ids, the ``global``/``us``/``eu`` locations, a region the model is not
 offered in) gets the same "Publisher Model ... was not found" 404, as on the real service.
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Iterable, Union
+
+from .._catalogue import MODELS as _KNOWN
 
 US_EU = frozenset({"us-central1", "europe-west4"})
 
@@ -34,15 +36,17 @@ class ModelSpec:
         return cls(model_id.strip(), names or US_EU)
 
 
-MODELS: tuple[ModelSpec, ...] = (
-    ModelSpec("mistral-medium-3", qpm=90, input_tpm=315_000),
-    ModelSpec("codestral-2", qpm=1_100, input_tpm=1_100_000, output_tpm=110_000),
-    ModelSpec("mistral-ocr-2505", qpm=30),
-    # Quotas for Small 3.1 are not published; assumed to look like the others [I].
-    ModelSpec("mistral-small-2503", qpm=60, input_tpm=400_000),
-    # Shut down on 2026-01-23; kept so their old quotas stay documented.
-    ModelSpec("codestral-2501", qpm=60, input_tpm=400_000, retired=True),
-    ModelSpec("mistral-large-2411", qpm=60, input_tpm=400_000, retired=True),
+# One table for the SDK and the emulator: the SDK's catalogue (mistral_gcp/_catalogue.py).
+MODELS: tuple[ModelSpec, ...] = tuple(
+    ModelSpec(
+        m.id,
+        frozenset(m.regions),
+        qpm=m.qpm,
+        input_tpm=m.tpm,
+        output_tpm=m.output_tpm,
+        retired=m.retired is not None,
+    )
+    for m in _KNOWN.values()
 )
 
 ModelLike = Union[ModelSpec, str]
