@@ -1,19 +1,26 @@
 """Credentials → ``Authorization`` header: lazy, single-flight, never on the event loop.
 
-Sources, in the order they are considered:
-1. ``access_token=`` a fixed string, or a callable (sync or async) returning one per request;
+Sources (give at most one; with none, ADC):
+1. ``access_token=`` a fixed string, or a callable (sync or async) returning one per request; a
+   sync callable serving an async call runs in a worker thread;
 2. ``credentials=`` any google-auth credentials object (service account, impersonated, user,
-   external account, compute engine ...);
+   external account, compute engine ...), given the cloud-platform scope if it needs scopes;
 3. Application Default Credentials (``google.auth.default`` with the cloud-platform scope),
    looked up on the first request, never in the constructor.
+
+Project: ``project_id=`` → ``GOOGLE_CLOUD_PROJECT`` / ``GCLOUD_PROJECT`` → the credentials' own.
+Quota project (sent as ``x-goog-user-project``): ``quota_project_id=`` →
+``GOOGLE_CLOUD_QUOTA_PROJECT`` → the credentials' ``quota_project_id``.
 
 Validity follows google-auth's own ``token_state``: FRESH tokens are used as they are; a STALE
 token (within google-auth's refresh threshold of expiry) is still used while one background
 refresh runs; an INVALID token (none, expired, or rejected with a 401) makes callers wait for
 the refresh. However many threads or asyncio tasks arrive at once, one refresh runs
-(``_SingleFlight``); asyncio callers wait for it in a worker thread so the loop keeps running,
-whichever loop they are on. A failed refresh raises ``CredentialsError`` with google-auth's
-reason, and the next call tries again.
+(``_SingleFlight``), and a caller that saw the old token after the refresh ended does not start
+another; asyncio callers wait for it in a worker thread so the loop keeps running, whichever
+loop they are on, and a cancelled waiter does not cancel the refresh the others wait for. A
+failed refresh raises ``CredentialsError`` with google-auth's reason, and the next call tries
+again.
 
 google-auth is imported only here, and only when google-auth credentials are needed.
 """
@@ -25,7 +32,8 @@ import inspect
 import os
 import threading
 from concurrent.futures import Future
-from typing import Any, Awaitable, Callable, Dict, Optional, TypeVar, Union
+from functools import partial
+from typing import Any, Awaitable, Callable, Dict, Optional, Tuple, TypeVar, Union
 
 from .errors import ConfigurationError, CredentialsError
 
@@ -46,24 +54,30 @@ class _SingleFlight:
         self._lock = threading.Lock()
         self._future: Optional[Future] = None
 
-    def _claim(self) -> tuple[Future, bool]:
+    def _claim(self) -> Tuple[Future, bool]:
         with self._lock:
             if self._future is not None:
                 return self._future, False
-            self._future = Future()
-            return self._future, True
+            future: Future = Future()
+            # RUNNING from the start: an asyncio waiter that is cancelled then cannot cancel the
+            # run the other waiters share (asyncio.wrap_future propagates cancellation).
+            future.set_running_or_notify_cancel()
+            self._future = future
+            return future, True
 
     def _settle(self, future: Future, job: Callable[[], Any]) -> None:
+        result: Any = None
+        error: Optional[BaseException] = None
         try:
             result = job()
         except BaseException as exc:  # handed to every waiter
-            with self._lock:
-                self._future = None
-            future.set_exception(exc)
-        else:
-            with self._lock:
-                self._future = None
+            error = exc
+        with self._lock:
+            self._future = None
+        if error is None:
             future.set_result(result)
+        else:
+            future.set_exception(error)
 
     def run(self, job: Callable[[], R]) -> R:
         """Run ``job`` in this thread, or wait for the run already in flight."""
@@ -98,6 +112,8 @@ class Auth:
     ) -> None:
         self._static: Optional[Dict[str, str]] = None
         self._provider: Optional[TokenProvider] = None
+        if access_token is not None and credentials is not None:
+            raise ConfigurationError("give access_token or credentials, not both")
         if isinstance(access_token, str):
             if not access_token:
                 raise ConfigurationError("access_token is empty")
@@ -106,6 +122,11 @@ class Auth:
             if not callable(access_token):
                 raise ConfigurationError("access_token must be a string or a callable returning one")
             self._provider = access_token
+        self._provider_is_async = inspect.iscoroutinefunction(access_token) or inspect.iscoroutinefunction(
+            getattr(access_token, "__call__", None)
+        )
+        if credentials is not None:
+            credentials = _with_cloud_platform_scope(credentials)
         self._credentials = credentials
         self._quota_project = quota_project_id or os.environ.get(QUOTA_PROJECT_ENV) or None
         self._project = project_id or next((os.environ[k] for k in PROJECT_ENV if os.environ.get(k)), None)
@@ -170,39 +191,39 @@ class Auth:
             return self._token_headers(token)
         if not self._loaded:
             self._load_sync()
-        creds = self._credentials
-        state = self._state(creds)
-        if state == "INVALID":
-            self._refresh_flight.run(self._refresh)
-        elif state == "STALE":
-            self._refresh_flight.start(self._refresh)
-        return self._apply(creds)
+        refresh, wait = self._refresh_due()
+        if refresh is not None:
+            if wait:
+                self._refresh_flight.run(refresh)
+            else:
+                self._refresh_flight.start(refresh)
+        return self._apply(self._credentials)
 
     async def aheaders(self) -> Dict[str, str]:
         """Auth headers for one request (asyncio callers): any blocking work runs in a worker thread."""
         if self._static is not None:
             return self._static
         if self._provider is not None:
-            token = self._provider()
+            # a sync provider may do I/O (a vault, a subprocess): keep it off the event loop
+            token = self._provider() if self._provider_is_async else await asyncio.to_thread(self._provider)
             if inspect.isawaitable(token):
                 token = await token
             return self._token_headers(token)
         if not self._loaded:
             await self._load_async()
-        creds = self._credentials
-        state = self._state(creds)
-        if state == "INVALID":
-            await self._refresh_flight.arun(self._refresh)
-        elif state == "STALE":
-            self._refresh_flight.start(self._refresh)
-        return self._apply(creds)
+        refresh, wait = self._refresh_due()
+        if refresh is not None:
+            if wait:
+                await self._refresh_flight.arun(refresh)
+            else:
+                self._refresh_flight.start(refresh)
+        return self._apply(self._credentials)
 
     def invalidate(self, rejected_headers: Dict[str, str]) -> None:
         """The service answered 401 to these headers: make the next caller refresh (once)."""
-        if self._credentials is not None:
-            rejected = rejected_headers.get("authorization", "")
-            if rejected.endswith(str(getattr(self._credentials, "token", None))):
-                self._stale_token = getattr(self._credentials, "token", None)
+        token = getattr(self._credentials, "token", None)
+        if token and rejected_headers.get("authorization") == f"Bearer {token}":
+            self._stale_token = token
 
     def _token_headers(self, token: Any) -> Dict[str, str]:
         if not isinstance(token, str) or not token:
@@ -218,6 +239,14 @@ class Auth:
         if self._quota_project:
             headers["x-goog-user-project"] = self._quota_project
         return headers
+
+    def _refresh_due(self) -> Tuple[Optional[Callable[[], None]], bool]:
+        """(the refresh to run or None, whether the caller must wait for it): google-auth's rules."""
+        creds = self._credentials
+        state = self._state(creds)
+        if state == "FRESH":
+            return None, False
+        return partial(self._refresh, getattr(creds, "token", None)), state == "INVALID"
 
     def _state(self, creds: Any) -> str:
         if self._stale_token is not None and getattr(creds, "token", None) == self._stale_token:
@@ -250,20 +279,37 @@ class Auth:
         self._adc_project = project
         self._loaded = True
 
-    def _refresh(self) -> None:
+    def _refresh(self, seen_token: Optional[str]) -> None:
+        """Refresh, unless a flight that ended after the caller looked has already replaced ``seen_token``."""
         import google.auth.exceptions
 
         creds = self._credentials
+        if getattr(creds, "token", None) != seen_token and self._state(creds) != "INVALID":
+            return
         try:
             creds.refresh(self._google_request())
         except google.auth.exceptions.GoogleAuthError as exc:
-            raise CredentialsError(f"could not refresh the Google access token: {exc}", reason=str(exc)) from exc
+            raise CredentialsError(
+                f"could not refresh the Google access token ({type(creds).__name__}): {exc}", reason=str(exc)
+            ) from exc
         self._stale_token = None
 
     def _google_request(self) -> Any:
         from ._google_transport import HttpxRequest
 
         return HttpxRequest(self._http_factory())
+
+
+def _with_cloud_platform_scope(credentials: Any) -> Any:
+    """Credentials that need scopes (a service-account key, an external account) get cloud-platform."""
+    if not (callable(getattr(credentials, "refresh", None)) and callable(getattr(credentials, "apply", None))):
+        raise ConfigurationError(
+            f"credentials must be a google-auth credentials object (with refresh() and apply()), "
+            f"not {type(credentials).__name__}; for a bare token string use access_token="
+        )
+    from google.auth.credentials import with_scopes_if_required
+
+    return with_scopes_if_required(credentials, [CLOUD_PLATFORM_SCOPE])
 
 
 _NO_PROJECT = """no Google Cloud project found. Tried, in order:

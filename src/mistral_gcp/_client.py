@@ -61,6 +61,45 @@ def _httpx() -> Any:
     return httpx
 
 
+class _LoopClient:
+    """An owned AsyncClient bound to one event loop, closed on that loop when it shuts down.
+
+    An httpx AsyncClient's connections belong to the loop that opened them. The client is
+    closed by a tiny async generator that asyncio itself finalises: ``asyncio.run()`` (and
+    ``loop.shutdown_asyncgens()``) closes every async generator started on the loop, while the
+    loop still runs. So a client used from successive ``asyncio.run()`` calls leaves no open
+    sockets behind. A loop closed without that step is noticed later and :meth:`abandon`-ed.
+    """
+
+    __slots__ = ("client", "loop", "_closer")
+
+    def __init__(self, client: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.client: Any = client
+        self.loop = loop
+        self._closer = self._close_at_shutdown()
+        _step(self._closer.asend(None))  # started on this loop: asyncio now tracks it
+
+    async def _close_at_shutdown(self) -> Any:
+        try:
+            yield
+        finally:
+            if self.client is not None:
+                await self.client.aclose()
+
+    def abandon(self) -> None:
+        """Finish the closer without awaiting (its loop is gone, or the client is closed already)."""
+        self.client = None
+        _step(self._closer.aclose())
+
+
+def _step(awaitable: Any) -> None:
+    """Drive an async generator step that never suspends, without an event loop."""
+    try:
+        awaitable.send(None)
+    except StopIteration:
+        pass
+
+
 class _Owned:
     """The HTTP clients this SDK created (and so must close). Holds no reference to the SDK object."""
 
@@ -68,7 +107,7 @@ class _Owned:
         self.lock = threading.Lock()
         self.sync: Any = None
         self.auth_http: Any = None
-        self.by_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = weakref.WeakKeyDictionary()
+        self.by_loop: Dict[asyncio.AbstractEventLoop, _LoopClient] = {}
         self.limits = limits
 
     def _options(self) -> Dict[str, Any]:
@@ -96,10 +135,15 @@ class _Owned:
 
     def async_client(self) -> Any:
         loop = asyncio.get_running_loop()
-        client = self.by_loop.get(loop)
-        if client is None:
-            client = self.by_loop[loop] = _httpx().AsyncClient(**self._options())
-        return client
+        entry = self.by_loop.get(loop)
+        if entry is None:
+            entry = _LoopClient(_httpx().AsyncClient(**self._options()), loop)
+            with self.lock:
+                for gone in [e for e in self.by_loop.values() if e.loop.is_closed()]:
+                    del self.by_loop[gone.loop]
+                    gone.abandon()
+                self.by_loop[loop] = entry
+        return entry.client
 
     def close(self) -> None:
         with self.lock:
@@ -110,9 +154,11 @@ class _Owned:
 
     async def aclose(self) -> None:
         self.close()
-        client = self.by_loop.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+        with self.lock:
+            entry = self.by_loop.pop(asyncio.get_running_loop(), None)
+        if entry is not None:
+            await entry.client.aclose()
+            entry.abandon()
 
 
 class MistralGCP:

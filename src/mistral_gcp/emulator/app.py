@@ -69,6 +69,13 @@ class EmulatorConfig:
         default=False,
     )
     permissive_auth: bool = _opt("Accept any bearer token, not only tokens this emulator issued.", default=False)
+    token_latency_ms: int = _opt(
+        "Delay in ms before the OAuth, metadata and IAM side-services hand out a token (a slow token service).",
+        default=0,
+    )
+    token_error: str = _opt(
+        "Make the OAuth token endpoint refuse every grant with this OAuth error code, e.g. invalid_grant.", default=""
+    )
     require_quota_project: bool = _opt(
         "Answer 403 SERVICE_DISABLED when x-goog-user-project is missing.", default=False
     )
@@ -378,6 +385,8 @@ class VertexApp:
         if found.kind == "predict":
             await self._predict(found.params, headers, record, receive, send)
         elif found.kind == "metadata":
+            if path.endswith("/token"):
+                await self._token_latency()
             status, kind, text = auth.metadata_reply(
                 path, dict(parse_qsl(record.query)), headers.get("metadata-flavor"), self.state.tokens, self.state.identity
             )
@@ -385,17 +394,24 @@ class VertexApp:
             await _respond(send, record, status, meta_headers, text.encode())
         else:
             raw = await _read_body(receive, self.state.config.max_body_bytes)
+            await self._token_latency()
             status, reply = self._side_service(found, headers, raw or b"", record)
             await _respond(send, record, status, PLAIN_JSON_HEADERS, _dumps(reply))
 
     # -- auth side-services ------------------------------------------------
 
+    async def _token_latency(self) -> None:
+        """``token_latency_ms``: a slow token service that leaves the emulator's own loop free."""
+        delay = self.state.config.token_latency_ms
+        if delay > 0:
+            await asyncio.sleep(delay / 1000)
+
     def _side_service(self, found: Route, headers: Mapping[str, str], raw: bytes, record: RequestRecord) -> tuple[int, Any]:
         state = self.state
         if found.kind == "token":
             form = dict(parse_qsl(raw.decode("utf-8", "replace")))
-            record.body = {k: v for k, v in form.items() if k not in ("assertion", "client_secret")}
-            return auth.token_grant(form, state.tokens, state.public_keys)
+            record.body = {k: v for k, v in form.items() if k not in auth.SECRET_FORM_FIELDS}
+            return auth.token_grant(form, state.tokens, state.public_keys, refuse=state.config.token_error)
         # IAM generateAccessToken
         method = "google.iam.credentials.v1.IAMCredentials.GenerateAccessToken"
         problem = auth.check_bearer(headers.get("authorization"), state.tokens, method, state.config.permissive_auth)

@@ -6,7 +6,7 @@ fields or JSON bodies and sends back what these functions return.
 - :class:`TokenBook` issues ``ya29.…`` tokens and remembers their expiry on an injectable
   clock, so tests can "advance time" instead of sleeping.
 - :func:`check_bearer` decides the 401 variants of PROTOCOL.md §3.A.
-- :func:`token_grant` is the OAuth token endpoint (JWT-bearer and refresh-token grants, §5.3).
+- :func:`token_grant` is the OAuth token endpoint (JWT-bearer, refresh-token and STS token-exchange grants, §5.3).
 - :func:`metadata_reply` is the GCE metadata server (§5.2).
 - :func:`generate_access_token` is IAM Credentials' ``generateAccessToken`` (§5.6).
 """
@@ -25,6 +25,9 @@ from . import rpc
 
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # STS, for external-account credentials
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+SECRET_FORM_FIELDS = ("assertion", "client_secret", "subject_token")  # never kept in request records
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 SHORT_LIFETIME = 200  # inside google-auth's 225 s (3m45s) refresh threshold: STALE at once, not INVALID
 MAX_IAM_LIFETIME = 43_200
@@ -132,14 +135,24 @@ def decode_jwt(assertion: str) -> tuple[dict[str, Any], dict[str, Any], bytes, b
     return header, claims, f"{head}.{body}".encode(), signature
 
 
-def token_grant(form: Mapping[str, str], book: TokenBook, public_keys: Mapping[str, bytes]) -> tuple[int, dict[str, Any]]:
+def token_grant(
+    form: Mapping[str, str], book: TokenBook, public_keys: Mapping[str, bytes], refuse: str = ""
+) -> tuple[int, dict[str, Any]]:
     """Answer ``POST /token``: (status, JSON). ``public_keys`` maps client emails to PEM keys
     whose signatures are checked; assertions from other issuers are accepted unsigned-checked.
+    ``refuse`` (an OAuth error code) turns every grant down, to exercise failed refreshes.
+    The token-exchange grant plays Google's STS for external-account (workload identity) credentials.
 
     The JWT's ``exp`` is not compared with the emulator clock: tests move that clock forward
     to expire access tokens, and google-auth signs its assertions with the real time.
     """
     grant = form.get("grant_type", "")
+    if refuse:
+        return _oauth_error(refuse, "Refused by the emulator (token_error option).")
+    if grant == TOKEN_EXCHANGE:
+        if not form.get("subject_token") or not form.get("subject_token_type") or not form.get("audience"):
+            return _oauth_error("invalid_request", "Missing required parameter: subject_token, subject_token_type or audience")
+        return 200, {**book.issue().oauth_json(), "issued_token_type": ACCESS_TOKEN_TYPE}
     if grant == "refresh_token":
         if not form.get("refresh_token") or not form.get("client_id"):
             return _oauth_error("invalid_request", "Missing required parameter: refresh_token or client_id")
