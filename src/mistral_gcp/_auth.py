@@ -158,12 +158,12 @@ class Auth:
         return self._project is not None
 
     def project(self) -> str:
-        if self._project is None:
+        if self._project is None and not self._loaded:
             self._load_sync()
         return self._resolved_project()
 
     async def aproject(self) -> str:
-        if self._project is None:
+        if self._project is None and not self._loaded:
             await self._load_async()
         return self._resolved_project()
 

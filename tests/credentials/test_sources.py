@@ -172,6 +172,26 @@ def test_sync_token_provider_is_asked_on_every_call(emulator, both):
     assert kinds(emulator) == ["predict 200"] * 2
 
 
+def test_a_sync_token_provider_runs_off_the_event_loop(emulator):
+    import asyncio
+    import threading
+
+    loop_is_free = threading.Event()
+
+    def provider() -> str:  # blocks until the event loop has run something else
+        assert loop_is_free.wait(timeout=10), "the event loop was blocked by the token provider"
+        return emulator.token
+
+    async def main():
+        call = asyncio.create_task(client.chat.complete_async(model=CHAT_MODEL, messages=USER))
+        await asyncio.sleep(0)  # the call is now inside the provider
+        loop_is_free.set()  # which only happens if the provider is not holding the loop
+        return await call
+
+    client = to_emulator(emulator, access_token=provider, project_id="p1")
+    assert asyncio.run(main()).choices[0].message.content
+
+
 def test_async_token_provider_serves_async_calls_and_refuses_sync_ones(emulator):
     import asyncio
 
