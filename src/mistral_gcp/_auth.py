@@ -112,6 +112,7 @@ class Auth:
     ) -> None:
         self._static: Optional[Dict[str, str]] = None
         self._provider: Optional[TokenProvider] = None
+        self._provider_is_async = False
         if access_token is not None and credentials is not None:
             raise ConfigurationError("give access_token or credentials, not both")
         if isinstance(access_token, str):
@@ -122,9 +123,9 @@ class Auth:
             if not callable(access_token):
                 raise ConfigurationError("access_token must be a string or a callable returning one")
             self._provider = access_token
-        self._provider_is_async = inspect.iscoroutinefunction(access_token) or inspect.iscoroutinefunction(
-            getattr(access_token, "__call__", None)
-        )
+            self._provider_is_async = inspect.iscoroutinefunction(access_token) or inspect.iscoroutinefunction(
+                getattr(access_token, "__call__", None)
+            )
         if credentials is not None:
             credentials = _with_cloud_platform_scope(credentials)
         self._credentials = credentials
@@ -146,10 +147,6 @@ class Auth:
     @property
     def can_refresh(self) -> bool:
         return self._static is None
-
-    @property
-    def uses_google_auth(self) -> bool:
-        return self._static is None and self._provider is None
 
     # ------------------------------------------------------------------ project
 

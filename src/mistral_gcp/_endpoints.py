@@ -39,10 +39,8 @@ def base_url(region: str, server: Optional[str] = None) -> str:
             return SERVERS[server].format(region=region)
         except KeyError:
             raise ConfigurationError(f"unknown server {server!r}; expected one of {sorted(SERVERS)}") from None
-    if region in ("us", "eu"):
+    if region in _catalogue.SPECIAL_LOCATIONS:  # global, us, eu: hosts of their own, no region prefix
         return SERVERS[region]
-    if region == "global":
-        return SERVERS["global"]
     return SERVERS["regional"].format(region=region)
 
 
@@ -58,8 +56,7 @@ def check_region(region: str) -> str:
     if not isinstance(region, str) or not _REGION.fullmatch(region):
         raise ConfigurationError(f"invalid region {region!r}: expected a location such as 'europe-west4' or 'global'")
     if region not in _catalogue.SPECIAL_LOCATIONS and region not in _catalogue.SERVED_REGIONS:
-        _warn_once(("region", region), f"Mistral models are not known to be served in {region!r}; "
-                   f"known regions: {', '.join(_catalogue.SERVED_REGIONS)}")
+        _warn(f"Mistral models are not known to be served in {region!r}; known regions: {', '.join(_catalogue.SERVED_REGIONS)}")
     return region
 
 
@@ -71,9 +68,9 @@ def check_model(model: object) -> str:
         )
     info = _catalogue.lookup(model)
     if info is None:
-        _warn_once(("model", model), f"model {model!r} is not in mistral-gcp's catalogue of Vertex models; sending it anyway", 6)
+        _warn(f"model {model!r} is not in mistral-gcp's catalogue of Vertex models; sending it anyway", 6)
     elif info.retired:
-        _warn_once(("model", model), f"model {model!r} was retired on Vertex ({info.retired}); expect a 404", 6)
+        _warn(f"model {model!r} was retired on Vertex ({info.retired}); expect a 404", 6)
     return model
 
 
@@ -112,6 +109,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _warn_once(key: object, message: str, stacklevel: int = 4) -> None:
-    """Python's default warnings filter already shows each warning once per calling line."""
+def _warn(message: str, stacklevel: int = 4) -> None:
+    """A warning pointed at the caller's line (Python's default filter shows it once per line).
+    ``stacklevel`` counts this function, the check, and the SDK frames above it."""
     warnings.warn(message, UserWarning, stacklevel=stacklevel)
