@@ -71,25 +71,27 @@ class _LoopClient:
     sockets behind. A loop closed without that step is noticed later and :meth:`abandon`-ed.
     """
 
-    __slots__ = ("client", "loop", "_closer")
+    __slots__ = ("client", "loop", "_to_close", "_closer")
 
     def __init__(self, client: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.client: Any = client
         self.loop = loop
-        self._closer = self._close_at_shutdown()
+        self._to_close = [client]  # shared with the closer (not ``self``: no reference cycle)
+        self._closer = _close_at_shutdown(self._to_close)
         _step(self._closer.asend(None))  # started on this loop: asyncio now tracks it
-
-    async def _close_at_shutdown(self) -> Any:
-        try:
-            yield
-        finally:
-            if self.client is not None:
-                await self.client.aclose()
 
     def abandon(self) -> None:
         """Finish the closer without awaiting (its loop is gone, or the client is closed already)."""
-        self.client = None
+        self._to_close[0] = None
         _step(self._closer.aclose())
+
+
+async def _close_at_shutdown(to_close: list) -> Any:
+    try:
+        yield
+    finally:
+        if to_close[0] is not None:
+            await to_close[0].aclose()
 
 
 def _step(awaitable: Any) -> None:
