@@ -27,6 +27,8 @@ class SSEDecoder:
         self._after_cr = False
 
     def feed(self, chunk: bytes) -> List[Event]:
+        if not chunk:  # an empty read must not forget a CR left pending by the previous piece
+            return []
         if self._after_cr:  # the previous piece ended in CR: an LF here completes that CRLF
             self._after_cr = False
             if chunk[:1] == b"\n":
