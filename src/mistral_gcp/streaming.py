@@ -50,9 +50,10 @@ class _StreamState(Generic[T]):
         """The body ended. Returns what the last bytes completed, or raises if ``[DONE]`` never came."""
         items = self._models(self.decoder.end(), at_end=True) if not self.done else []
         if not self.done:
+            delivered = self.count - len(items)  # events completed only by the end of the body are not handed out
             raise errors.IncompleteStreamError(
-                f"the stream ended after {self.count} events without 'data: [DONE]'; the answer is incomplete",
-                events_received=self.count,
+                f"the stream ended after {delivered} events without 'data: [DONE]'; the answer is incomplete",
+                events_received=delivered,
             )
         return items
 
