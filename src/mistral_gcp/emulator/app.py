@@ -107,7 +107,7 @@ class EmulatorConfig:
     seed: int = _opt("Seed for the random draws of rate-based faults.", default=0)
     faults: tuple[Any, ...] = _opt(
         "KEY=VALUE,…: a fault rule, e.g. status=503,times=2 or chunk_delay_ms=5,method=streamRawPredict. "
-        "Keys: status message rate times latency_ms chunk_delay_ms cut_after no_done hang model method operation.",
+        "Keys: status message rate times latency_ms chunk_delay_ms cut_after no_done hang model method operation region.",
         default=(),
         multiple=True,
     )
@@ -493,7 +493,7 @@ class VertexApp:
         record.body = body
         try:
             operation = record.operation = backend.operation_of(body)
-            plan = state.faults.plan(model, method, operation)
+            plan = state.faults.plan(model, method, operation, location)
             if plan is not NO_FAULTS:
                 if plan.latency:
                     await asyncio.sleep(plan.latency)

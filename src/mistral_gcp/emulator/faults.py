@@ -33,7 +33,7 @@ OPERATIONS = frozenset({"chat", "fim", "ocr"})
 
 @dataclass
 class Fault:
-    """One rule. Scope fields (``model``, ``method``, ``operation``) left None match anything.
+    """One rule. Scope fields (``model``, ``method``, ``operation``, ``region``) left None match anything.
 
     ``times`` counts the requests the rule still applies to (None: forever); ``rate`` is the
     chance it applies to a matching request.
@@ -51,6 +51,7 @@ class Fault:
     model: str | None = None
     method: str | None = None
     operation: str | None = None
+    region: str | None = None
 
     def __post_init__(self) -> None:
         if self.status is not None and self.status not in INJECTABLE:
@@ -88,11 +89,12 @@ class Fault:
                 data[name] = value
         return cls.from_mapping(data)
 
-    def matches(self, model: str, method: str, operation: str) -> bool:
+    def matches(self, model: str, method: str, operation: str, region: str | None = None) -> bool:
         return (
             (self.model is None or self.model == model)
             and (self.method is None or self.method == method)
             and (self.operation is None or self.operation == operation)
+            and (self.region is None or self.region == region)
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -145,14 +147,14 @@ class FaultBook:
     def __iter__(self):
         return iter(list(self._rules))
 
-    def plan(self, model: str, method: str, operation: str) -> Plan:
+    def plan(self, model: str, method: str, operation: str, region: str | None = None) -> Plan:
         if not self._rules:
             return NO_FAULTS
         fired: list[Fault] = []
         with self._lock:
             has_status = False
             for rule in self._rules:
-                if not rule.matches(model, method, operation):
+                if not rule.matches(model, method, operation, region):
                     continue
                 if rule.status is not None and has_status:
                     continue  # one status per request: later status rules queue up behind this one
