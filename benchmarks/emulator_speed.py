@@ -27,9 +27,10 @@ LONG_STREAM = (
 )
 
 
-def start_server() -> tuple[subprocess.Popen[str], str]:
+def start_server(*options: str) -> tuple[subprocess.Popen[str], str]:
+    """The emulator in its own process (any bearer token accepted); returns it and its URL."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "mistral_gcp.emulator.server", "--port", "0", "--permissive-auth"],
+        [sys.executable, "-m", "mistral_gcp.emulator.server", "--port", "0", "--permissive-auth", *options],
         stdout=subprocess.PIPE,
         text=True,
     )
