@@ -238,3 +238,40 @@ def test_limits_wait_for_the_slower_of_requests_and_tokens():
 def test_token_bucket_rejects_a_zero_rate():
     with pytest.raises(ValueError):
         TokenBucket(0)
+
+
+# ---------------------------------------------------------------- the progress bar
+
+
+def read_terminal(command: List[str], env: Dict[str, str]) -> tuple:
+    """Run ``command`` with stdout on a pseudo-terminal; (exit code, everything it drew)."""
+    import os
+    import pty
+
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(command, env={**env, "COLUMNS": "160", "TERM": "xterm"}, stdout=secondary, stderr=subprocess.DEVNULL)
+    os.close(secondary)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(primary)
+    return proc.wait(timeout=60), drawn.decode("utf-8", "replace")
+
+
+def test_progress_bar_only_on_a_terminal(emulator, adc, run, tmp_path):
+    source = write_input(tmp_path / "in.jsonl", 30)
+    emulator.inject(latency_ms=20, times=None)
+    command = [MISTRAL_GCP, "batch", str(source), "-o", str(tmp_path / "tty.jsonl"), "-c", "2", "--server-url", emulator.url]
+    code, drawn = read_terminal(command, adc)
+    assert code == 0
+    bar = drawn.split("30/30 requests")[0]  # what was drawn before the summary
+    assert "━" in bar and "/30" in bar and " failed" in bar and " tokens" in bar  # the live bar
+    assert "30/30 requests" in drawn  # the summary
+    piped = run("batch", str(source), "-o", str(tmp_path / "piped.jsonl"))
+    assert piped.stdout.count("\n") == 1 and piped.stdout.startswith("30/30 requests")  # the summary alone
