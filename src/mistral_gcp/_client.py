@@ -15,6 +15,7 @@ are kept per event loop, so one ``MistralGCP`` serves successive ``asyncio.run()
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import platform
@@ -59,6 +60,17 @@ def _httpx() -> Any:
     except ImportError:  # Python 3.10: httpx2 needs 3.11
         import httpx  # type: ignore[no-redef]
     return httpx
+
+
+@functools.lru_cache(maxsize=4)
+def _tls_context(cert_file: Optional[str], cert_dir: Optional[str]) -> Any:
+    """The verifying SSL context of owned clients, built once (per ``SSL_CERT_FILE``/``SSL_CERT_DIR``):
+    loading the CA bundle costs ~20 ms, which every new client paid before. Sharing it is safe."""
+    return _httpx().create_ssl_context()
+
+
+def _verify() -> Any:
+    return _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
 
 
 class _LoopClient:
@@ -118,6 +130,7 @@ class _Owned:
             "timeout": httpx.Timeout(DEFAULT_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
             "limits": httpx.Limits(max_connections=self.limits, max_keepalive_connections=self.limits),
             "follow_redirects": False,
+            "verify": _verify(),
         }
 
     def sync_client(self) -> Any:
@@ -132,7 +145,7 @@ class _Owned:
         if self.auth_http is None:
             with self.lock:
                 if self.auth_http is None:
-                    self.auth_http = _httpx().Client(timeout=30.0, follow_redirects=False)
+                    self.auth_http = _httpx().Client(timeout=30.0, follow_redirects=False, verify=_verify())
         return self.auth_http
 
     def async_client(self) -> Any:
