@@ -63,4 +63,4 @@ def test_no_credentials_says_how_to_log_in(run, monkeypatch):
     assert marks(result.stdout) == [
         ("ok", "project"), ("ok", "region"), ("ok", "endpoint"), ("failed", "credentials"), ("failed", "token"), ("failed", "request")
     ]
-    assert "gcloud auth application-default login" in result.stdout and "not tried: no token" in result.stdout
+    assert "gcloud auth application-default login" in result.stdout and "not tried: no credentials" in result.stdout

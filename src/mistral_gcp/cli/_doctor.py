@@ -114,23 +114,22 @@ def diagnose(client: Any, target: Target, model: str) -> List[Check]:
     try:
         if not auth._loaded:
             auth._load_sync()
-        token_error: Optional[BaseException] = None
-        try:
-            auth.headers()  # the token itself is never shown
-        except MistralGCPError as exc:
-            token_error = exc
-        kind, principal = _credential_kind(auth), _principal(auth)
-        checks.append(Check("credentials", True, f"{kind}, principal {principal}"))
     except MistralGCPError as exc:
-        checks.append(Check("credentials", False, _one_line(exc), "gcloud auth application-default login, or export GOOGLE_APPLICATION_CREDENTIALS=/path/to/key.json"))
-        kind = principal = ""
+        login = "gcloud auth application-default login, or export GOOGLE_APPLICATION_CREDENTIALS=/path/to/key.json"
+        checks.append(Check("credentials", False, _one_line(exc), login))
+        checks.append(Check("token", False, "not tried: no credentials"))
+        checks.append(Check("request", False, "not tried: no token"))
+        return checks
+    token_error: Optional[BaseException] = None
+    try:
+        auth.headers()  # the token itself is never shown
+    except MistralGCPError as exc:
         token_error = exc
-
-    if token_error is None or kind:
-        quota = auth._quota_project or getattr(auth._credentials, "quota_project_id", None)
-        quota_detail = f"{quota} (sent as x-goog-user-project)" if quota else f"none (usage is billed to {project or 'the project'})"
-        checks.append(Check("quota project", True, quota_detail))
-
+    principal = _principal(auth)  # after the token: the metadata server names its account on refresh
+    checks.append(Check("credentials", True, f"{_credential_kind(auth)}, principal {principal}"))
+    quota = auth._quota_project or getattr(auth._credentials, "quota_project_id", None)
+    quota_detail = f"{quota} (sent as x-goog-user-project)" if quota else f"none (usage is billed to {project or 'the project'})"
+    checks.append(Check("quota project", True, quota_detail))
     if token_error is not None:
         checks.append(Check("token", False, _one_line(token_error), "check the credentials above; gcloud auth application-default login renews user credentials"))
         checks.append(Check("request", False, "not tried: no token"))
