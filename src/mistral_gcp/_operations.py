@@ -60,16 +60,22 @@ def _adapter(shape: type) -> TypeAdapter:
     return TypeAdapter(with_config(_STRICT)(shape))
 
 
+# Decoders call the models' validators directly: ``Model.model_validate_json`` adds ~0.5 µs of
+# Python around the same Rust call, which is a fifth of the cost of a stream chunk.
+_chunk_from_json = CompletionChunk.__pydantic_validator__.validate_json
+_event_from_chunk = CompletionEvent.__pydantic_validator__.validate_python  # takes the chunk as is
+
+
 def _decode_event(data: bytes) -> CompletionEvent:
-    return CompletionEvent.model_construct(data=CompletionChunk.model_validate_json(data))
+    return _event_from_chunk({"data": _chunk_from_json(data)})
 
 
 _chat = _adapter(ChatCompletionRequest)
 _fim = _adapter(FIMCompletionRequest)
 
-CHAT = Operation("chat.complete", _chat, ChatCompletionResponse.model_validate_json, stream=False)
+CHAT = Operation("chat.complete", _chat, ChatCompletionResponse.__pydantic_validator__.validate_json, stream=False)
 CHAT_STREAM = Operation("chat.stream", _chat, _decode_event, stream=True)
-FIM = Operation("fim.complete", _fim, FIMCompletionResponse.model_validate_json, stream=False)
+FIM = Operation("fim.complete", _fim, FIMCompletionResponse.__pydantic_validator__.validate_json, stream=False)
 FIM_STREAM = Operation("fim.stream", _fim, _decode_event, stream=True)
 
 

@@ -59,6 +59,10 @@ class SSEDecoder:
     def _lines(self, lines: List[bytes]) -> List[Event]:
         events: List[Event] = []
         for line in lines:
+            if line[:6] == b"data: ":  # the usual line, decided without the general parse below
+                value = line[6:]
+                self._data = value if self._data is None else self._data + b"\n" + value
+                continue
             if not line:
                 if self._data is not None:
                     events.append((self._event, self._data))

@@ -44,7 +44,22 @@ class _StreamState(Generic[T]):
         self.count = 0
 
     def feed(self, chunk: bytes) -> List[T]:
-        return self._models(self.decoder.feed(chunk), at_end=False)
+        return [self.model(data) for data in self.payloads(chunk)]
+
+    def payloads(self, chunk: bytes) -> List[bytes]:
+        """The ``data`` of the events ``chunk`` completes, up to ``[DONE]``; decode each with :meth:`model`.
+
+        The iterators decode one event at a time, as it is handed out: a whole piece of models
+        alive at once would outlive the garbage collector's youngest generation and make it run
+        full collections over the whole heap (twice the cost of the decoding itself).
+        """
+        if self.done:
+            return []
+        out = [data for _name, data in self.decoder.feed(chunk)]
+        if _DONE in out:
+            self.done = True
+            del out[out.index(_DONE):]
+        return out
 
     def finish(self) -> List[T]:
         """The body ended. Returns what the last bytes completed, or raises if ``[DONE]`` never came."""
@@ -60,26 +75,29 @@ class _StreamState(Generic[T]):
     def _models(self, events: List[Any], at_end: bool) -> List[T]:
         out: List[T] = []
         for _name, data in events:
-            if self.done:
-                break
             if data == _DONE:
                 self.done = True
                 break
-            try:
-                out.append(self.decode(data))
-            except ValidationError as exc:
-                if at_end:  # a line cut short by the end of the body
-                    raise errors.IncompleteStreamError(
-                        f"the stream was cut inside event {self.count + 1}; the answer is incomplete",
-                        events_received=self.count,
-                    ) from exc
+            out.append(self.model(data, at_end))
+        return out
+
+    def model(self, data: bytes, at_end: bool = False) -> T:
+        """One event's model, counted; a chunk that does not validate ends the stream with a typed error."""
+        try:
+            item = self.decode(data)
+        except ValidationError as exc:
+            if at_end:  # a line cut short by the end of the body
                 raise errors.IncompleteStreamError(
-                    f"event {self.count + 1} of the stream is not a valid chunk: "
-                    f"{errors.body_preview(data.decode('utf-8', 'replace'))}",
+                    f"the stream was cut inside event {self.count + 1}; the answer is incomplete",
                     events_received=self.count,
                 ) from exc
-            self.count += 1
-        return out
+            raise errors.IncompleteStreamError(
+                f"event {self.count + 1} of the stream is not a valid chunk: "
+                f"{errors.body_preview(data.decode('utf-8', 'replace'))}",
+                events_received=self.count,
+            ) from exc
+        self.count += 1
+        return item
 
     def cut(self, exc: BaseException) -> errors.MistralGCPError:
         """The typed error for a transport failure in the middle of the body."""
@@ -179,7 +197,8 @@ def _iterate(response: Any, state: _StreamState[T]) -> Iterator[T]:
         chunks = response.iter_bytes()
         try:
             for chunk in chunks:
-                yield from state.feed(chunk)
+                for data in state.payloads(chunk):
+                    yield state.model(data)
                 if state.done:
                     _drain(chunks)
                     return
@@ -197,8 +216,8 @@ async def _aiterate(response: Any, state: _StreamState[T]) -> AsyncIterator[T]:
         chunks = response.aiter_bytes()
         try:
             async for chunk in chunks:
-                for item in state.feed(chunk):
-                    yield item
+                for data in state.payloads(chunk):
+                    yield state.model(data)
                 if state.done:
                     await _adrain(chunks)
                     return
