@@ -136,9 +136,22 @@ SystemMessageContentChunks = Annotated[
 # --------------------------------------------------------------------------- tools
 
 
+def _json_safe(value: Dict[str, Any]) -> Dict[str, Any]:
+    """Free-form objects (metadata, tool schemas, guardrails) must survive strict JSON: without this,
+    NaN would be sent as null and a set as a list, silently, and other objects fail mid-serialisation."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"must be JSON-serialisable without NaN/Infinity ({exc})") from None
+    return value
+
+
+JSONObject = Annotated[Dict[str, Any], AfterValidator(_json_safe)]
+
+
 class Function(BaseModel):
     name: str
-    parameters: Dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    parameters: JSONObject = Field(default_factory=lambda: {"type": "object", "properties": {}})
     description: Optional[str] = None
     strict: Optional[bool] = None
 
@@ -229,7 +242,7 @@ class JSONSchema(BaseModel):
     """``response_format.json_schema``. The wire key is ``schema``; the attribute is ``schema_definition``."""
 
     name: str
-    schema_definition: Dict[str, Any] = Field(alias="schema")
+    schema_definition: JSONObject = Field(alias="schema")
     description: Optional[str] = None
     strict: Optional[bool] = None
 
@@ -257,22 +270,13 @@ ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 MistralPromptMode = Literal["reasoning"]
 
 
-def _json_safe(value: Dict[str, Any]) -> Dict[str, Any]:
-    """Metadata must survive strict JSON: no NaN/Infinity, only JSON types."""
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"metadata must be JSON-serialisable without NaN/Infinity ({exc})") from None
-    return value
-
-
 def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError("must be a finite number")
     return value
 
 
-Metadata = Annotated[Dict[str, Any], AfterValidator(_json_safe)]
+Metadata = JSONObject
 Stop = Union[str, List[str]]
 Temperature = Annotated[float, Field(ge=0), AfterValidator(_finite)]
 TopP = Annotated[float, Field(ge=0, le=1)]
@@ -313,7 +317,7 @@ class ChatCompletionRequest(TypedDict, total=False):
     parallel_tool_calls: bool
     reasoning_effort: Optional[ReasoningEffort]
     prompt_mode: Optional[MistralPromptMode]
-    guardrails: Optional[List[Dict[str, Any]]]
+    guardrails: Optional[List[JSONObject]]
 
 
 ChatCompletionStreamRequest = ChatCompletionRequest
