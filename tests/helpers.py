@@ -56,19 +56,49 @@ def serve_fixed(status: int, body: bytes, content_type: str) -> Iterator[str]:
     """A loopback HTTP server that answers every POST with the same response (for odd bodies the
     emulator is too well-behaved to send, like a proxy's HTML page). Yields its base URL."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(_Quiet):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("content-length", 0)))
-            self.send_response(status)
-            self.send_header("content-type", content_type)
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply(status, body, content_type)
 
-        def log_message(self, *args: Any) -> None:
-            pass
+    with _serving(Handler) as url:
+        yield url
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+@contextlib.contextmanager
+def serve_files(files: "dict[str, tuple[int, bytes, str]]") -> Iterator[str]:
+    """A loopback HTTP server answering GET ``path`` with ``(status, body, content type)`` from
+    ``files`` (404 otherwise); for a redirect status the body is the target. Yields its base URL."""
+
+    class Handler(_Quiet):
+        def do_GET(self) -> None:
+            status, body, content_type = files.get(self.path, (404, b"not found", "text/plain"))
+            if status in (301, 302, 307, 308):
+                self.reply(status, b"", content_type, location=body.decode())
+            else:
+                self.reply(status, body, content_type)
+
+    with _serving(Handler) as url:
+        yield url
+
+
+class _Quiet(BaseHTTPRequestHandler):
+    def reply(self, status: int, body: bytes, content_type: str, location: str = "") -> None:
+        self.send_response(status)
+        if location:
+            self.send_header("location", location)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _serving(handler: type) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

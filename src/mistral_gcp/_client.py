@@ -29,6 +29,7 @@ from ._auth import Auth, TokenProvider
 from ._operations import Operation, Prepared, prepare
 from ._retry import DEFAULT_RETRY_CONFIG, RetryConfig, RetryState
 from ._transport_errors import is_transport_error, translate_transport_error
+from ._usage import ResponseMeta, Usage, UsageCounter, count_tokens
 from ._version import __version__
 from .errors import ConfigurationError, ResponseValidationError, body_preview, error_for_response
 from .streaming import EventStream, EventStreamAsync
@@ -71,11 +72,6 @@ def _tls_context(cert_file: Optional[str], cert_dir: Optional[str]) -> Any:
 
 def _verify() -> Any:
     return _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
-
-
-#: Loopback hosts are reached directly, whatever proxy the environment names: plain http is only
-#: allowed to loopback, and a forward proxy would receive the whole request, token included.
-_DIRECT_TO_LOOPBACK = {f"all://{host}": None for host in ("127.0.0.1", "localhost", "[::1]")}
 
 
 class _LoopClient:
@@ -136,7 +132,6 @@ class _Owned:
             "limits": httpx.Limits(max_connections=self.limits, max_keepalive_connections=self.limits),
             "follow_redirects": False,
             "verify": _verify(),
-            "mounts": _DIRECT_TO_LOOPBACK,
         }
 
     def sync_client(self) -> Any:
@@ -151,9 +146,7 @@ class _Owned:
         if self.auth_http is None:
             with self.lock:
                 if self.auth_http is None:
-                    self.auth_http = _httpx().Client(
-                        timeout=30.0, follow_redirects=False, verify=_verify(), mounts=_DIRECT_TO_LOOPBACK
-                    )
+                    self.auth_http = _httpx().Client(timeout=30.0, follow_redirects=False, verify=_verify())
         return self.auth_http
 
     def async_client(self) -> Any:
@@ -238,6 +231,7 @@ class MistralGCP:
         self._client = client
         self._async_client = async_client
         self._owned = _Owned(max_connections)
+        self._usage = UsageCounter()
         self._auth = Auth(
             access_token=access_token,
             credentials=credentials,
@@ -265,6 +259,28 @@ class MistralGCP:
     @property
     def fim(self) -> "Fim":
         return Fim(self)
+
+    @property
+    def ocr(self) -> "Ocr":
+        return Ocr(self)
+
+    # ------------------------------------------------------------------ accounting
+
+    @property
+    def usage(self) -> Usage:
+        """Tokens and OCR pages used by this client's successful calls so far (a snapshot)."""
+        return self._usage.snapshot()
+
+    def reset_usage(self) -> Usage:
+        """Start counting from zero; returns the totals up to now."""
+        return self._usage.snapshot(reset=True)
+
+    def count_tokens(self, messages: Any, model: str, tools: Any = None, tokenizer: Any = None) -> int:
+        """Tokens a chat prompt takes, counted locally with mistral-common (the ``tokenizer`` extra).
+
+        >>> client.count_tokens(messages=[{"role": "user", "content": "Hi"}], model="mistral-small-2503")
+        """
+        return count_tokens(messages, model, tools, tokenizer)
 
     @property
     def project_id(self) -> Optional[str]:
@@ -315,7 +331,9 @@ class MistralGCP:
                 elif kind == "sleep":
                     result = time.sleep(action[1])
                 else:  # "done"
-                    return EventStream(action[1], operation.decode) if operation.stream else action[1]
+                    if operation.stream:
+                        return EventStream(action[1], operation.decode, action[2], self._usage.record_stream)
+                    return action[1]
             except Exception as exc:
                 action = flow.throw(exc)
             else:
@@ -342,7 +360,9 @@ class MistralGCP:
                 elif kind == "sleep":
                     result = await asyncio.sleep(action[1])
                 else:  # "done"
-                    return EventStreamAsync(action[1], operation.decode) if operation.stream else action[1]
+                    if operation.stream:
+                        return EventStreamAsync(action[1], operation.decode, action[2], self._usage.record_stream)
+                    return action[1]
             except Exception as exc:
                 action = flow.throw(exc)
             else:
@@ -370,11 +390,12 @@ class MistralGCP:
         else:
             project = yield ("project",)
         _endpoints.check_project(project)
-        url = base + _endpoints.path_for(project, self.region, prepared.model, operation.stream)
+        url = base + _endpoints.path_for(project, self.region, prepared.model, prepared.via_stream)
         log = self._logger
         if self._log_bodies and log.isEnabledFor(logging.DEBUG):
             log.debug("%s request body: %s", operation.name, prepared.body.decode("utf-8", "replace"))
         refreshed = False
+        began = time.monotonic()
         while True:
             auth_headers = yield ("auth",)
             request = http.build_request("POST", url, headers={**headers, **auth_headers}, **build_kwargs)
@@ -388,7 +409,6 @@ class MistralGCP:
                 delay = retry.after_connection_error()
                 log.debug("%s %s failed: %s (retry in %s s)", operation.name, url, error, delay)
                 if delay is None:
-                    _redact(request)  # the transport exception chained below keeps this request
                     raise error from exc
                 yield ("sleep", delay)
                 continue
@@ -415,8 +435,9 @@ class MistralGCP:
             _redact(request)
             raise error_for_response(response)
         _redact(request)
+        meta = ResponseMeta(status, response.headers, retry.retries, (time.monotonic() - began) * 1000)
         if operation.stream:
-            yield ("done", response)
+            yield ("done", response, meta)
             return
         if self._log_bodies and log.isEnabledFor(logging.DEBUG):
             log.debug("%s response body: %s", operation.name, response.text)
@@ -428,6 +449,8 @@ class MistralGCP:
                 f"{body_preview(response.text) or '(empty body)'}",
                 response,
             ) from exc
+        object.__setattr__(result, "_meta", meta)  # outside the fields: not dumped, not compared
+        self._usage.record(result)
         yield ("done", result)
 
 
@@ -437,4 +460,4 @@ def _redact(request: Any) -> None:
         request.headers["authorization"] = _REDACTED
 
 
-from ._resources import Chat, Fim  # noqa: E402  (the namespaces need MistralGCP's module first)
+from ._resources import Chat, Fim, Ocr  # noqa: E402  (the namespaces need MistralGCP's module first)

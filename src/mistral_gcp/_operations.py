@@ -8,19 +8,22 @@ URL from the validated value, and serialise the body once, with only the keys th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from pydantic import TypeAdapter, ValidationError, with_config
 from pydantic import ConfigDict
 from typing_extensions import TypedDict
 
 from . import _endpoints
+from ._ocr import STREAM_LIMIT, UNARY_LIMIT
 from ._retry import RetryConfig
 from .errors import RequestValidationError
 from .models.chat import ChatCompletionRequest, ChatCompletionResponse, CompletionChunk, CompletionEvent
 from .models.fim import FIMCompletionRequest, FIMCompletionResponse
+from .models.ocr import OCRRequest, OCRResponse
+from .models.parsed import ParsedChatCompletionResponse, ToolRunResponse
 
-__all__ = ["CHAT", "CHAT_STREAM", "FIM", "FIM_STREAM", "Operation", "Prepared", "RequestOptions", "prepare"]
+__all__ = ["CHAT", "CHAT_PARSE", "CHAT_STREAM", "CHAT_TOOLS", "FIM", "FIM_STREAM", "OCR", "Operation", "Prepared", "RequestOptions", "prepare"]
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 _REQUEST_CONTEXT = {"request": True}
@@ -44,6 +47,9 @@ class Operation:
     adapter: TypeAdapter
     decode: Callable[[bytes], Any]
     stream: bool
+    #: (largest body for rawPredict, largest for streamRawPredict) when a too-big body may take
+    #: the streaming method and still get a plain JSON answer (OCR); None: no such detour.
+    body_limits: Optional[Tuple[int, int]] = None
 
 
 @dataclass
@@ -54,6 +60,7 @@ class Prepared:
     model: str
     body: bytes
     options: Dict[str, Any]
+    via_stream: bool = False  # POST to :streamRawPredict
 
 
 def _adapter(shape: type) -> TypeAdapter:
@@ -77,6 +84,13 @@ CHAT = Operation("chat.complete", _chat, ChatCompletionResponse.__pydantic_valid
 CHAT_STREAM = Operation("chat.stream", _chat, _decode_event, stream=True)
 FIM = Operation("fim.complete", _fim, FIMCompletionResponse.__pydantic_validator__.validate_json, stream=False)
 FIM_STREAM = Operation("fim.stream", _fim, _decode_event, stream=True)
+# Same request as CHAT; the responses are subclasses that carry the parsed object or transcript.
+CHAT_PARSE = Operation("chat.parse", _chat, ParsedChatCompletionResponse.__pydantic_validator__.validate_json, stream=False)
+CHAT_TOOLS = Operation("chat.run_tools", _chat, ToolRunResponse.__pydantic_validator__.validate_json, stream=False)
+OCR = Operation(
+    "ocr.process", _adapter(OCRRequest), OCRResponse.__pydantic_validator__.validate_json, stream=False,
+    body_limits=(UNARY_LIMIT, STREAM_LIMIT),
+)
 
 
 def prepare(operation: Operation, params: Dict[str, Any]) -> Prepared:
@@ -95,7 +109,20 @@ def prepare(operation: Operation, params: Dict[str, Any]) -> Prepared:
     if "@" in model:  # legacy "name@version": the version stays in the URL, the body names the model
         request["model"] = model.partition("@")[0]
     body = operation.adapter.dump_json(request, exclude_unset=True, by_alias=True)
-    return Prepared(operation, model, body, options)
+    via_stream = operation.stream
+    if operation.body_limits is not None and len(body) > operation.body_limits[0]:
+        via_stream = _check_size(operation, len(body))
+    return Prepared(operation, model, body, options, via_stream)
+
+
+def _check_size(operation: Operation, size: int) -> bool:
+    unary, largest = operation.body_limits  # type: ignore[misc]
+    if size > largest:
+        raise RequestValidationError(
+            f"{operation.name}: the request is {size / 2**20:.1f} MB once encoded; Vertex takes at most "
+            f"{largest / 2**20:.0f} MB (documents are sent base64-encoded, a third larger than the file)"
+        )
+    return True  # over the unary limit: streamRawPredict takes it
 
 
 def _explain(name: str, exc: ValidationError) -> str:

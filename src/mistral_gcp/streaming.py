@@ -15,12 +15,14 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Callable, Generic, Iterator, List, Optional, TypeVar
+from typing import Any, AsyncIterator, Callable, Dict, Generic, Iterator, List, Optional, TypeVar
 
 from pydantic import ValidationError
 
 from . import errors
+from ._accumulate import completion, delta_text
 from ._sse import SSEDecoder
+from .models.chat import ChatCompletionResponse
 from ._transport_errors import is_transport_error as _is_transport_error
 from ._transport_errors import translate_transport_error
 
@@ -35,13 +37,16 @@ _DRAIN_LIMIT = 64 * 1024
 class _StreamState(Generic[T]):
     """Decoding state of one stream: bytes in, models out, and whether ``[DONE]`` was seen."""
 
-    __slots__ = ("decoder", "decode", "done", "count")
+    __slots__ = ("decoder", "decode", "done", "count", "seen", "on_done")
 
-    def __init__(self, decode: Callable[[bytes], T]) -> None:
+    def __init__(self, decode: Callable[[bytes], T], on_done: Optional[Callable[[List[bytes], Any], None]] = None) -> None:
         self.decoder = SSEDecoder()
         self.decode = decode
         self.done = False
         self.count = 0
+        # Every event's payload, for the final response: bytes, so the garbage collector ignores them.
+        self.seen: List[bytes] = []
+        self.on_done = on_done  # told the payloads once, at [DONE] (the client's usage counter)
 
     def feed(self, chunk: bytes) -> List[T]:
         return [self.model(data) for data in self.payloads(chunk)]
@@ -59,7 +64,14 @@ class _StreamState(Generic[T]):
         if _DONE in out:
             self.done = True
             del out[out.index(_DONE):]
+        self.seen += out
+        if self.done:
+            self._ended()
         return out
+
+    def _ended(self) -> None:
+        if self.on_done is not None:
+            self.on_done(self.seen, self.decode)
 
     def finish(self) -> List[T]:
         """The body ended. Returns what the last bytes completed, or raises if ``[DONE]`` never came."""
@@ -77,7 +89,9 @@ class _StreamState(Generic[T]):
         for _name, data in events:
             if data == _DONE:
                 self.done = True
+                self._ended()
                 break
+            self.seen.append(data)
             out.append(self.model(data, at_end))
         return out
 
@@ -118,11 +132,13 @@ class EventStream(Generic[T]):
     ...         print(event.data.choices[0].delta.content, end="")
     """
 
-    def __init__(self, response: Any, decode: Callable[[bytes], T]) -> None:
+    def __init__(self, response: Any, decode: Callable[[bytes], T], meta: Any = None, on_done: Any = None) -> None:
         self.response = response
-        self._state: _StreamState[T] = _StreamState(decode)
+        self._state: _StreamState[T] = _StreamState(decode, on_done)
         self._iterator: Optional[Iterator[T]] = None
         self._closed = False
+        self._meta = meta
+        self._finalize: Optional[Callable[[Dict[str, Any]], Any]] = None  # chat.parse_stream's parser
 
     def __iter__(self) -> Iterator[T]:
         return self
@@ -131,6 +147,27 @@ class EventStream(Generic[T]):
         if self._iterator is None:
             self._iterator = _iterate(self.response, self._state)
         return next(self._iterator)
+
+    @property
+    def meta(self) -> Any:
+        """The call's ``ResponseMeta``: status, headers, request id, time to headers, retries."""
+        return self._meta
+
+    @property
+    def text_stream(self) -> Iterator[str]:
+        """Just the text: the first choice's content deltas, as they arrive.
+
+        >>> for text in stream.text_stream:
+        ...     print(text, end="")
+        """
+        return _texts(self)
+
+    def get_final_response(self) -> Any:
+        """The completion the stream adds up to (content, tool calls, finish_reason, usage), as a
+        ``ChatCompletionResponse``. Reads what is left of the stream first."""
+        for _ in self:
+            pass
+        return _final(self._state, self._finalize)
 
     def close(self) -> None:
         if not self._closed:
@@ -154,11 +191,13 @@ class EventStream(Generic[T]):
 class EventStreamAsync(Generic[T]):
     """An asynchronous stream of events: ``async for event in stream``; ``await stream.aclose()``."""
 
-    def __init__(self, response: Any, decode: Callable[[bytes], T]) -> None:
+    def __init__(self, response: Any, decode: Callable[[bytes], T], meta: Any = None, on_done: Any = None) -> None:
         self.response = response
-        self._state: _StreamState[T] = _StreamState(decode)
+        self._state: _StreamState[T] = _StreamState(decode, on_done)
         self._iterator: Optional[AsyncIterator[T]] = None
         self._closed = False
+        self._meta = meta
+        self._finalize: Optional[Callable[[Dict[str, Any]], Any]] = None
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self
@@ -167,6 +206,22 @@ class EventStreamAsync(Generic[T]):
         if self._iterator is None:
             self._iterator = _aiterate(self.response, self._state)
         return await self._iterator.__anext__()
+
+    @property
+    def meta(self) -> Any:
+        """The call's ``ResponseMeta``: status, headers, request id, time to headers, retries."""
+        return self._meta
+
+    @property
+    def text_stream(self) -> AsyncIterator[str]:
+        """Just the text: ``async for text in stream.text_stream``."""
+        return _atexts(self)
+
+    async def get_final_response(self) -> Any:
+        """The completion the stream adds up to; reads what is left of the stream first."""
+        async for _ in self:
+            pass
+        return _final(self._state, self._finalize)
 
     async def aclose(self) -> None:
         if not self._closed:
@@ -186,6 +241,30 @@ class EventStreamAsync(Generic[T]):
             asyncio.get_running_loop().create_task(self.response.aclose())
         except Exception:
             pass
+
+
+def _texts(events: Iterator[Any]) -> Iterator[str]:
+    for event in events:
+        for choice in event.data.choices:
+            if choice.index == 0 and choice.delta.content:
+                yield delta_text(choice.delta.content)
+
+
+async def _atexts(events: AsyncIterator[Any]) -> AsyncIterator[str]:
+    async for event in events:
+        for choice in event.data.choices:
+            if choice.index == 0 and choice.delta.content:
+                yield delta_text(choice.delta.content)
+
+
+def _final(state: _StreamState[Any], finalize: Optional[Callable[[Dict[str, Any]], Any]]) -> Any:
+    if not state.done:
+        raise errors.IncompleteStreamError(
+            f"the stream was closed after {state.count} events, before 'data: [DONE]'; there is no final response",
+            events_received=state.count,
+        )
+    data = completion([state.decode(payload) for payload in state.seen])
+    return (finalize or ChatCompletionResponse.model_validate)(data)
 
 
 # The iterators below do not reference the stream objects, so a stream dropped mid-way (a
