@@ -82,6 +82,7 @@ def test_ten_thousand_calls_keep_fds_connections_and_memory_flat(lean_emulator):
     emulator = lean_emulator
     client = emulator.client()
     fds_before = open_fds()
+    churned_before = sum(sockets_to(emulator_port(emulator)).values())  # earlier tests' TIME_WAITs linger 60 s
 
     def sync_calls(n: int) -> None:
         for i in range(n):
@@ -112,7 +113,7 @@ def test_ten_thousand_calls_keep_fds_connections_and_memory_flat(lean_emulator):
 
     assert fds_after <= fds_before + FD_SLACK
     assert sockets["established"] <= 2  # one kept-alive connection per pool (sync; async closed with its loop)
-    assert sockets["time_wait"] + sockets["close_wait"] <= 20  # connections were reused, not churned
+    assert sum(sockets.values()) - churned_before <= 20  # connections were reused, not churned
     assert second - first <= MEMORY_SLACK  # 3,500 more calls, no more memory (< 150 bytes a call)
     assert len({r.client_port for r in emulator.requests}) <= 2
 
