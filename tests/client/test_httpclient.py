@@ -25,18 +25,22 @@ def test_a_plain_client_with_default_headers(emulator, both, lib):
         with emulator.client(client=http) as client:
             client.chat.complete(model=CHAT_MODEL, messages=USER)
             list(client.chat.stream(model=CHAT_MODEL, messages=USER))
-        return http
+        still_open = not http.is_closed
+        http.close()
+        return still_open
 
     async def async_run():
         http = lib.AsyncClient(headers=headers)
         async with emulator.client(async_client=http) as client:
             await client.chat.complete_async(model=CHAT_MODEL, messages=USER)
             [e async for e in await client.chat.stream_async(model=CHAT_MODEL, messages=USER)]
-        return http
+        still_open = not http.is_closed
+        await http.aclose()
+        return still_open
 
-    http = both.run(sync_run, async_run)
+    still_open = both.run(sync_run, async_run)
     assert [r.headers["x-custom-header"] for r in emulator.requests] == ["someValue"] * 2
-    assert not http.is_closed  # a client passed in is never closed by the SDK
+    assert still_open  # a client passed in is never closed by the SDK
 
 
 def _wrapper_classes(lib: Any):
@@ -82,6 +86,7 @@ def test_a_wrapping_client_as_in_the_seed(emulator, both, lib):
         client.chat.complete(model=CHAT_MODEL, messages=USER)
         list(client.chat.stream(model=CHAT_MODEL, messages=USER))
         client.chat.complete(model=CHAT_MODEL, messages=USER, timeout_ms=1500)
+        used.client.close()
         return used
 
     async def async_run():
@@ -90,6 +95,7 @@ def test_a_wrapping_client_as_in_the_seed(emulator, both, lib):
         await client.chat.complete_async(model=CHAT_MODEL, messages=USER)
         [e async for e in await client.chat.stream_async(model=CHAT_MODEL, messages=USER)]
         await client.chat.complete_async(model=CHAT_MODEL, messages=USER, timeout_ms=1500)
+        await used.client.aclose()
         return used
 
     used = both.run(sync_run, async_run)
@@ -103,11 +109,13 @@ def test_timeout_ms_on_the_client_applies_to_given_clients_too(emulator, both):
     def sync_run():
         used = CustomSyncClient(httpx2.Client())
         emulator.client(client=used, timeout_ms=2500).chat.complete(model=CHAT_MODEL, messages=USER)
+        used.client.close()
         return used
 
     async def async_run():
         used = CustomClient(httpx2.AsyncClient())
         await emulator.client(async_client=used, timeout_ms=2500).chat.complete_async(model=CHAT_MODEL, messages=USER)
+        await used.client.aclose()
         return used
 
     assert both.run(sync_run, async_run).timeouts[-1]["connect"] == 2.5
