@@ -74,6 +74,11 @@ def _verify() -> Any:
     return _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
 
 
+#: Loopback hosts are reached directly, whatever proxy the environment names: plain http is only
+#: allowed to loopback, and a forward proxy would receive the whole request, token included.
+_DIRECT_TO_LOOPBACK = {f"all://{host}": None for host in ("127.0.0.1", "localhost", "[::1]")}
+
+
 class _LoopClient:
     """An owned AsyncClient bound to one event loop, closed on that loop when it shuts down.
 
@@ -132,6 +137,7 @@ class _Owned:
             "limits": httpx.Limits(max_connections=self.limits, max_keepalive_connections=self.limits),
             "follow_redirects": False,
             "verify": _verify(),
+            "mounts": _DIRECT_TO_LOOPBACK,
         }
 
     def sync_client(self) -> Any:
@@ -146,7 +152,9 @@ class _Owned:
         if self.auth_http is None:
             with self.lock:
                 if self.auth_http is None:
-                    self.auth_http = _httpx().Client(timeout=30.0, follow_redirects=False, verify=_verify())
+                    self.auth_http = _httpx().Client(
+                        timeout=30.0, follow_redirects=False, verify=_verify(), mounts=_DIRECT_TO_LOOPBACK
+                    )
         return self.auth_http
 
     def async_client(self) -> Any:
@@ -409,6 +417,7 @@ class MistralGCP:
                 delay = retry.after_connection_error()
                 log.debug("%s %s failed: %s (retry in %s s)", operation.name, url, error, delay)
                 if delay is None:
+                    _redact(request)  # the transport exception chained below keeps this request
                     raise error from exc
                 yield ("sleep", delay)
                 continue
