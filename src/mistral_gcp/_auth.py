@@ -27,15 +27,17 @@ google-auth is imported only here, and only when google-auth credentials are nee
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import os
 import threading
 from concurrent.futures import Future
 from functools import partial
-from typing import Any, Awaitable, Callable, Dict, Optional, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Optional, Tuple, TypeVar, Union
 
 from .errors import ConfigurationError, CredentialsError
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["Auth", "CLOUD_PLATFORM_SCOPE", "TokenProvider"]
 
@@ -95,6 +97,7 @@ class _SingleFlight:
 
     async def arun(self, job: Callable[[], R]) -> R:
         """Await the run in a worker thread; the event loop is never blocked."""
+        import asyncio  # loaded with the first async call, not at import
         return await asyncio.wrap_future(self.start(job))
 
 
@@ -202,6 +205,7 @@ class Auth:
             return self._static
         if self._provider is not None:
             # a sync provider may do I/O (a vault, a subprocess): keep it off the event loop
+            import asyncio  # loaded with the first async call, not at import
             token = self._provider() if self._provider_is_async else await asyncio.to_thread(self._provider)
             if inspect.isawaitable(token):
                 token = await token

@@ -14,7 +14,6 @@ are kept per event loop, so one ``MistralGCP`` serves successive ``asyncio.run()
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import os
@@ -22,18 +21,22 @@ import platform
 import threading
 import time
 import weakref
-from typing import Any, Dict, Generator, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Generator, Optional, Tuple, Union
 
 from . import _endpoints
 from ._auth import Auth, TokenProvider
-from ._operations import Operation, Prepared, prepare
 from ._retry import DEFAULT_RETRY_CONFIG, RetryConfig, RetryState
 from ._transport_errors import is_transport_error, translate_transport_error
 from ._usage import ResponseMeta, Usage, UsageCounter, count_tokens
 from ._version import __version__
 from .errors import ConfigurationError, ResponseValidationError, body_preview, error_for_response
-from .streaming import EventStream, EventStreamAsync
-from .types import UNSET
+from ._unset import UNSET
+
+if TYPE_CHECKING:
+    import asyncio
+  # the request models (pydantic) load on the first call, not at import
+    from ._operations import Operation, Prepared
+    from ._resources import Chat, Fim, Ocr
 
 __all__ = ["MistralGCP"]
 
@@ -158,6 +161,7 @@ class _Owned:
         return self.auth_http
 
     def async_client(self) -> Any:
+        import asyncio  # loaded with the first async call, not at import
         loop = asyncio.get_running_loop()
         entry = self.by_loop.get(loop)
         if entry is None:
@@ -179,6 +183,7 @@ class _Owned:
     async def aclose(self) -> None:
         self.close()
         with self.lock:
+            import asyncio  # loaded with the first async call, not at import
             entry = self.by_loop.pop(asyncio.get_running_loop(), None)
         if entry is not None:
             await entry.client.aclose()
@@ -262,14 +267,20 @@ class MistralGCP:
 
     @property
     def chat(self) -> "Chat":
+        from ._resources import Chat
+
         return Chat(self)
 
     @property
     def fim(self) -> "Fim":
+        from ._resources import Fim
+
         return Fim(self)
 
     @property
     def ocr(self) -> "Ocr":
+        from ._resources import Ocr
+
         return Ocr(self)
 
     # ------------------------------------------------------------------ accounting
@@ -319,6 +330,8 @@ class MistralGCP:
     # ------------------------------------------------------------------ the request path
 
     def _call(self, operation: Operation, params: Dict[str, Any]) -> Any:
+        from ._operations import prepare
+
         prepared = prepare(operation, params)
         http = self._client if self._client is not None else self._owned.sync_client()
         flow = self._flow(prepared, http)
@@ -340,7 +353,9 @@ class MistralGCP:
                     result = time.sleep(action[1])
                 else:  # "done"
                     if operation.stream:
-                        return EventStream(action[1], operation.decode, action[2], self._usage.record_stream)
+                        from .streaming import EventStream
+
+                        return _owned_by(EventStream(action[1], operation.decode, action[2], self._usage.record_stream), self)
                     return action[1]
             except Exception as exc:
                 action = flow.throw(exc)
@@ -348,6 +363,8 @@ class MistralGCP:
                 action = flow.send(result)
 
     async def _call_async(self, operation: Operation, params: Dict[str, Any]) -> Any:
+        from ._operations import prepare
+
         prepared = prepare(operation, params)
         http = self._async_client if self._async_client is not None else self._owned.async_client()
         flow = self._flow(prepared, http)
@@ -366,10 +383,13 @@ class MistralGCP:
                 elif kind == "close":
                     result = await action[1].aclose()
                 elif kind == "sleep":
+                    import asyncio  # loaded with the first async call, not at import
                     result = await asyncio.sleep(action[1])
                 else:  # "done"
                     if operation.stream:
-                        return EventStreamAsync(action[1], operation.decode, action[2], self._usage.record_stream)
+                        from .streaming import EventStreamAsync
+
+                        return _owned_by(EventStreamAsync(action[1], operation.decode, action[2], self._usage.record_stream), self)
                     return action[1]
             except Exception as exc:
                 action = flow.throw(exc)
@@ -469,4 +489,7 @@ def _redact(request: Any) -> None:
         request.headers["authorization"] = _REDACTED
 
 
-from ._resources import Chat, Fim, Ocr  # noqa: E402  (the namespaces need MistralGCP's module first)
+def _owned_by(stream: Any, client: MistralGCP) -> Any:
+    """A stream keeps its client alive: the client's finaliser closes the HTTP clients the stream reads from."""
+    stream._client = client
+    return stream

@@ -112,6 +112,11 @@ def prepare(operation: Operation, params: Dict[str, Any]) -> Prepared:
     via_stream = operation.stream
     if operation.body_limits is not None and len(body) > operation.body_limits[0]:
         via_stream = _check_size(operation, len(body))
+    elif len(body) > STREAM_LIMIT:  # no Vertex method takes more: fail here rather than upload it for a 413
+        raise RequestValidationError(
+            f"{operation.name}: the request is {len(body) / 2**20:.1f} MB once encoded; "
+            f"Vertex takes at most {STREAM_LIMIT / 2**20:.0f} MB"
+        )
     return Prepared(operation, model, body, options, via_stream)
 
 

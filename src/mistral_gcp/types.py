@@ -13,28 +13,7 @@ from pydantic import ConfigDict
 __all__ = ["UNSET", "BaseModel", "Nullable", "OptionalNullable", "Unset"]
 
 
-class Unset:
-    """The type of :data:`UNSET`: a value that was not given at all."""
-
-    _instance: Unset | None = None
-
-    def __new__(cls) -> Unset:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-    def __reduce__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Any = Unset()
-UNSET_SENTINEL = "~?~unset~?~sentinel~?~"
+from ._unset import UNSET, UNSET_SENTINEL, Unset  # noqa: E402  (kept importable from here, as in the official client)
 
 T = TypeVar("T")
 Nullable = Union[T, None]

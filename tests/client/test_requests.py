@@ -169,3 +169,10 @@ def test_fim_requires_a_prompt(emulator, both):
     with pytest.raises(RequestValidationError, match="prompt"):
         both.call(emulator.client().fim, "complete", model=FIM_MODEL)
     assert emulator.requests == []
+
+
+def test_a_body_larger_than_vertex_takes_is_refused_before_sending(emulator, both):
+    huge = "x" * (31 * 2**20)
+    with pytest.raises(RequestValidationError, match="at most 30 MB"):
+        both.call(emulator.client().chat, "complete", model=CHAT_MODEL, messages=[{"role": "user", "content": huge}])
+    assert emulator.requests == []

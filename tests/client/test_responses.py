@@ -113,3 +113,23 @@ def test_stream_objects_are_iterators_and_context_managers(emulator):
             return [e async for e in s]
 
     assert asyncio.run(go())
+
+
+def test_a_stream_keeps_its_client_alive(emulator, both):
+    import gc
+
+    emulator.inject(chunk_delay_ms=2, times=None, method="streamRawPredict")  # the body arrives over time
+
+    def sync_run():
+        with emulator.client().chat.stream(model=CHAT_MODEL, messages=USER, max_tokens=60) as stream:
+            gc.collect()  # the temporary client is unreferenced but for the stream
+            return list(stream)
+
+    async def async_run():
+        stream = await emulator.client().chat.stream_async(model=CHAT_MODEL, messages=USER, max_tokens=60)
+        gc.collect()
+        async with stream:
+            return [event async for event in stream]
+
+    events = both.run(sync_run, async_run)
+    assert events[-1].data.choices[0].finish_reason
