@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional
 
 from pydantic import TypeAdapter, ValidationError
 
-from ._output_errors import OutputParseError
+from .errors import OutputParseError
 from .models.parsed import ParsedChatCompletionResponse
 
 __all__ = ["OutputParseError", "apply_format", "parse_completion", "parse_json", "response_format_for"]

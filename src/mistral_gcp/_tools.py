@@ -27,7 +27,7 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, create_mod
 from typing_extensions import get_type_hints
 
 from . import _operations as ops
-from ._output_errors import ToolTurnLimitError
+from .errors import ToolTurnLimitError
 from .models.chat import Messages
 from .models.parsed import ToolRunResponse
 

@@ -11,6 +11,8 @@
     │       └── APITimeoutError         a connect/read/write/pool timeout
     ├── IncompleteStreamError           a stream cut mid-way or ended without ``[DONE]``
     ├── ResponseValidationError         a 2xx whose body is not the JSON we expect
+    ├── OutputParseError                a structured output or OCR annotation that does not validate (also a ValueError)
+    ├── ToolTurnLimitError              chat.run_tools: the model still asked for tools after max_turns
     └── SDKError                        any 4xx/5xx answer: status_code, body, headers, raw_response, request_id
         ├── BadRequestError             400
         ├── AuthenticationError         401
@@ -33,7 +35,7 @@ header redacted before the error is raised.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, List, Mapping, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models.common import HTTPValidationErrorData
@@ -50,6 +52,7 @@ __all__ = [
     "MistralGCPError",
     "NoResponseError",
     "NotFoundError",
+    "OutputParseError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -59,6 +62,7 @@ __all__ = [
     "SDKError",
     "ServerError",
     "ServiceUnavailableError",
+    "ToolTurnLimitError",
     "error_for_response",
 ]
 
@@ -117,6 +121,33 @@ class IncompleteStreamError(MistralGCPError):
     def __init__(self, message: str, *, events_received: int = 0) -> None:
         super().__init__(message)
         self.events_received = events_received
+
+
+class OutputParseError(MistralGCPError, ValueError):
+    """The model's reply is not a valid instance of the requested type.
+
+    ``content`` is the raw reply, ``errors`` pydantic's list of problems, ``response`` the whole
+    completion (or OCR response) when there is one.
+    """
+
+    def __init__(self, message: str, *, content: Optional[str], errors: Any = None, response: Any = None) -> None:
+        super().__init__(message)
+        self.content = content
+        self.errors = errors
+        self.response = response
+
+
+class ToolTurnLimitError(MistralGCPError):
+    """The model still asked for tools after ``max_turns`` completions.
+
+    ``transcript`` is the conversation so far (tool results included), ``response`` the last completion.
+    """
+
+    def __init__(self, message: str, *, max_turns: int, transcript: List[Any], response: Any) -> None:
+        super().__init__(message)
+        self.max_turns = max_turns
+        self.transcript = transcript
+        self.response = response
 
 
 class _ResponseError(MistralGCPError):

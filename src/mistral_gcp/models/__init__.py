@@ -19,7 +19,7 @@ from ..errors import (  # noqa: F401  (the official client exposes its errors he
 from .chat import *  # noqa: F401,F403
 from .chat import __dict__ as _chat_names
 from .common import Context, HTTPValidationErrorData, Loc, UsageInfo, ValidationError  # noqa: F401
-from .._output_errors import OutputParseError, ToolTurnLimitError  # noqa: F401
+from ..errors import OutputParseError, ToolTurnLimitError  # noqa: F401
 from .._usage import ResponseMeta, Usage  # noqa: F401
 from .ocr import *  # noqa: F401,F403
 from .ocr import __all__ as _ocr_names
