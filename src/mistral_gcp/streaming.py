@@ -275,9 +275,16 @@ def _iterate(response: Any, state: _StreamState[T]) -> Iterator[T]:
     try:
         chunks = response.iter_bytes()
         try:
+            decode, payloads = state.decode, state.payloads
             for chunk in chunks:
-                for data in state.payloads(chunk):
-                    yield state.model(data)
+                for data in payloads(chunk):
+                    try:  # the hot path, inlined: state.model() does the same and explains failures
+                        item = decode(data)
+                    except ValidationError:
+                        item = state.model(data)
+                    else:
+                        state.count += 1
+                    yield item
                 if state.done:
                     _drain(chunks)
                     return
@@ -294,9 +301,16 @@ async def _aiterate(response: Any, state: _StreamState[T]) -> AsyncIterator[T]:
     try:
         chunks = response.aiter_bytes()
         try:
+            decode, payloads = state.decode, state.payloads
             async for chunk in chunks:
-                for data in state.payloads(chunk):
-                    yield state.model(data)
+                for data in payloads(chunk):
+                    try:  # the hot path, inlined as in _iterate
+                        item = decode(data)
+                    except ValidationError:
+                        item = state.model(data)
+                    else:
+                        state.count += 1
+                    yield item
                 if state.done:
                     await _adrain(chunks)
                     return
