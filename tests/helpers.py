@@ -107,3 +107,23 @@ def _serving(handler: type) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+GOOGLE_ENV = (
+    "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GOOGLE_CLOUD_QUOTA_PROJECT",
+    "GOOGLE_CLOUD_LOCATION", "CLOUD_ML_REGION", "MISTRAL_GCP_EMULATOR_HOST", "CLOUDSDK_CORE_PROJECT",
+)
+
+
+def isolate_google_auth(monkeypatch: Any, tmp_path: Any, metadata_host_port: str) -> None:
+    """No Google settings from the machine; gcloud's config in ``tmp_path``; google-auth's metadata
+    server (ping and API) at ``metadata_host_port`` (its host variable is read at import, so it is patched too)."""
+    from google.auth.compute_engine import _metadata
+
+    for name in GOOGLE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    gcloud = tmp_path / "gcloud"
+    gcloud.mkdir(exist_ok=True)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(gcloud))
+    monkeypatch.setenv("GCE_METADATA_IP", metadata_host_port)
+    monkeypatch.setattr(_metadata, "_GCE_METADATA_HOST", metadata_host_port)

@@ -13,28 +13,19 @@ from typing import Any, Dict
 
 import pytest
 from click.testing import CliRunner, Result
-from google.auth.compute_engine import _metadata
 
 from mistral_gcp.cli import cli
 from mistral_gcp.testing import Emulator
 
-GOOGLE_ENV = (
-    "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GOOGLE_CLOUD_QUOTA_PROJECT",
-    "GOOGLE_CLOUD_LOCATION", "CLOUD_ML_REGION", "MISTRAL_GCP_EMULATOR_HOST", "CLOUDSDK_CORE_PROJECT",
-)
+from helpers import isolate_google_auth
+
 
 
 @pytest.fixture
 def adc(emulator: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Dict[str, str]:
     """ADC through the emulator's metadata server; returns the environment for subprocesses."""
-    for name in GOOGLE_ENV:
-        monkeypatch.delenv(name, raising=False)
-    gcloud = tmp_path / "gcloud"
-    gcloud.mkdir()
-    monkeypatch.setenv("CLOUDSDK_CONFIG", str(gcloud))
-    monkeypatch.setenv("GCE_METADATA_IP", emulator.host_port)
-    monkeypatch.setenv("GCE_METADATA_HOST", emulator.host_port)
-    monkeypatch.setattr(_metadata, "_GCE_METADATA_HOST", emulator.host_port)  # read at import
+    isolate_google_auth(monkeypatch, tmp_path, emulator.host_port)
+    monkeypatch.setenv("GCE_METADATA_HOST", emulator.host_port)  # for subprocesses, which import google-auth afresh
     return dict(os.environ)
 
 

@@ -20,16 +20,8 @@ from google.oauth2 import service_account
 from mistral_gcp import MistralGCP
 from mistral_gcp.testing import Emulator
 
-GOOGLE_ENV = (
-    "GOOGLE_APPLICATION_CREDENTIALS",
-    "GOOGLE_CLOUD_PROJECT",
-    "GCLOUD_PROJECT",
-    "GOOGLE_CLOUD_QUOTA_PROJECT",
-    "GOOGLE_CLOUD_LOCATION",
-    "CLOUD_ML_REGION",
-    "MISTRAL_GCP_EMULATOR_HOST",
-    "CLOUDSDK_CORE_PROJECT",
-)
+from helpers import isolate_google_auth
+
 
 
 class HangUpServer:
@@ -64,13 +56,7 @@ def hang_up_server() -> Iterator[HangUpServer]:
 
 @pytest.fixture(autouse=True)
 def no_google_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, hang_up_server: HangUpServer) -> HangUpServer:
-    for name in GOOGLE_ENV:
-        monkeypatch.delenv(name, raising=False)
-    gcloud = tmp_path / "gcloud"
-    gcloud.mkdir()
-    monkeypatch.setenv("CLOUDSDK_CONFIG", str(gcloud))
-    monkeypatch.setenv("GCE_METADATA_IP", hang_up_server.host_port)
-    monkeypatch.setattr(_metadata, "_GCE_METADATA_HOST", hang_up_server.host_port)  # read at import
+    isolate_google_auth(monkeypatch, tmp_path, hang_up_server.host_port)
     return hang_up_server
 
 

@@ -8,7 +8,7 @@ from pydantic import Field
 from typing_extensions import Required, TypedDict
 
 from ..types import BaseModel
-from .chat import ChatCompletionChoice, Count, Metadata, Stop, Temperature, TopP
+from .chat import ChatCompletionResponse, Count, Metadata, Stop, Temperature, TopP
 from .common import UsageInfo
 
 FIMCompletionRequestStop = Stop
@@ -36,10 +36,5 @@ FIMCompletionRequestTypedDict = FIMCompletionRequest
 FIMCompletionStreamRequestTypedDict = FIMCompletionRequest
 
 
-class FIMCompletionResponse(BaseModel):
-    id: str = ""
-    object: str = "chat.completion"
-    model: str = ""
-    usage: UsageInfo = Field(default_factory=UsageInfo)
-    created: Optional[int] = None
-    choices: List[ChatCompletionChoice] = Field(default_factory=list)
+class FIMCompletionResponse(ChatCompletionResponse):
+    """A FIM completion: the chat shape, the generated middle at ``choices[0].message.content``."""
