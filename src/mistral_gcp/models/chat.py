@@ -37,6 +37,11 @@ class _Tagged(BaseModel):
         self.__pydantic_fields_set__.add(self._tag_field)
 
 
+def tag_of(value: Any, field: str = "type") -> Any:
+    """The discriminator of a value given as a dict or as a model object (for pydantic's Discriminator)."""
+    return value.get(field) if isinstance(value, dict) else getattr(value, field, None)
+
+
 class TextChunk(_Tagged):
     type: Literal["text"] = "text"
     text: str
@@ -76,7 +81,7 @@ class DocumentURLChunk(_Tagged):
 
 Thinking = Annotated[
     Union[Annotated[TextChunk, Tag("text")], Annotated[ReferenceChunk, Tag("reference")]],
-    Discriminator(lambda v: v.get("type") if isinstance(v, dict) else getattr(v, "type", None)),
+    Discriminator(tag_of),
 ]
 
 
@@ -105,7 +110,7 @@ _CHUNK_TYPES = {"text", "image_url", "reference", "thinking", "document_url"}
 
 
 def _chunk_tag(value: Any) -> str | None:
-    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    kind = tag_of(value)
     if kind is None:
         return None
     return kind if kind in _CHUNK_TYPES else "unknown"
@@ -130,7 +135,7 @@ ContentChunk = Annotated[
 Content = Union[str, List[ContentChunk]]
 SystemMessageContentChunks = Annotated[
     Union[Annotated[TextChunk, Tag("text")], Annotated[ThinkChunk, Tag("thinking")]],
-    Discriminator(lambda v: v.get("type") if isinstance(v, dict) else getattr(v, "type", None)),
+    Discriminator(tag_of),
 ]
 
 # --------------------------------------------------------------------------- tools
@@ -216,7 +221,7 @@ class ToolMessage(_Tagged):
 
 
 def _role_of(value: Any) -> str | None:
-    return value.get("role") if isinstance(value, dict) else getattr(value, "role", None)
+    return tag_of(value, "role")
 
 
 Messages = Annotated[

@@ -14,7 +14,7 @@ from pydantic import Discriminator, Field, PrivateAttr, Tag
 from typing_extensions import Annotated, Required, TypedDict
 
 from ..types import BaseModel
-from .chat import Count, DocumentURLChunk, ImageURLChunk, ResponseFormat, _Tagged
+from .chat import Count, DocumentURLChunk, ImageURLChunk, ResponseFormat, _Tagged, tag_of
 
 __all__ = [
     "FileChunk", "OCRDocument", "OCRImageObject", "OCRPageDimensions", "OCRPageObject",
@@ -29,10 +29,6 @@ class FileChunk(_Tagged):
     file_id: str
 
 
-def _document_tag(value: Any) -> Optional[str]:
-    return value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-
-
 OCRDocument = Annotated[
     Union[
         Annotated[DocumentURLChunk, Tag("document_url")],
@@ -40,7 +36,7 @@ OCRDocument = Annotated[
         Annotated[FileChunk, Tag("file")],
     ],
     Discriminator(
-        _document_tag,
+        tag_of,
         custom_error_type="invalid_document",
         custom_error_message="a document needs a 'type': 'document_url', 'image_url' or 'file'",
     ),
