@@ -69,8 +69,11 @@ def _httpx() -> Any:
 @functools.lru_cache(maxsize=4)
 def _tls_context(cert_file: Optional[str], cert_dir: Optional[str]) -> Any:
     """The verifying SSL context of owned clients, built once (per ``SSL_CERT_FILE``/``SSL_CERT_DIR``):
-    loading the CA bundle costs ~20 ms, which every new client paid before. Sharing it is safe."""
-    return _httpx().create_ssl_context()
+    loading the CA bundle costs ~20 ms, which every new client paid before. Sharing it is safe.
+    The trust store is httpx2's choice (``SSL_CERT_FILE``/``SSL_CERT_DIR``, else the system's)."""
+    import httpcore2
+
+    return httpcore2.default_ssl_context()
 
 
 def _verify() -> Any:
@@ -79,7 +82,21 @@ def _verify() -> Any:
 
 #: Loopback hosts are reached directly, whatever proxy the environment names: plain http is only
 #: allowed to loopback, and a forward proxy would receive the whole request, token included.
-_DIRECT_TO_LOOPBACK = {f"all://{host}": None for host in ("127.0.0.1", "localhost", "[::1]")}
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+_DIRECT_TO_LOOPBACK = {f"all://{host}": None for host in _LOOPBACK}
+_PROXY_ENV = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+def _proxied(url: str) -> bool:
+    """Whether the environment names a proxy that httpx2 would use for ``url`` (loopback never is).
+
+    Owned clients speak HTTP/1.1 themselves (``_http11``); with a proxy in the environment they
+    use httpx2, which implements proxies (and ``NO_PROXY``)."""
+    if not any(os.environ.get(name) for name in _PROXY_ENV):
+        return False
+    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
+    host = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]", 1)[0] + "]"
+    return host.lower() not in _LOOPBACK
 
 
 class _LoopClient:
@@ -124,31 +141,45 @@ def _step(awaitable: Any) -> None:
 
 
 class _Owned:
-    """The HTTP clients this SDK created (and so must close). Holds no reference to the SDK object."""
+    """The HTTP clients this SDK created (and so must close). Holds no reference to the SDK object.
+
+    Each kind is made on first use: ``api`` — our own HTTP/1.1 client (``_http11``), or httpx2
+    when the environment names a proxy; ``httpx`` — an httpx2 client (proxied calls, document
+    downloads, which follow redirects to any host); ``auth_http`` — google-auth's token requests.
+    """
 
     def __init__(self, limits: int) -> None:
         self.lock = threading.Lock()
-        self.sync: Any = None
+        self.sync: Dict[str, Any] = {}
         self.auth_http: Any = None
-        self.by_loop: Dict[asyncio.AbstractEventLoop, _LoopClient] = {}
+        self.by_loop: Dict[Tuple[asyncio.AbstractEventLoop, str], _LoopClient] = {}
         self.limits = limits
 
-    def _options(self) -> Dict[str, Any]:
-        httpx = _httpx()
-        return {
-            "timeout": httpx.Timeout(DEFAULT_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
-            "limits": httpx.Limits(max_connections=self.limits, max_keepalive_connections=self.limits),
-            "follow_redirects": False,
-            "verify": _verify(),
-            "mounts": _DIRECT_TO_LOOPBACK,
-        }
+    def _make(self, kind: str, is_async: bool) -> Any:
+        if kind == "api":
+            from . import _http11
 
-    def sync_client(self) -> Any:
-        if self.sync is None:
+            cls = _http11.AsyncClient if is_async else _http11.Client
+            return cls(timeout=DEFAULT_TIMEOUT_S, connect_timeout=CONNECT_TIMEOUT_S,
+                       max_connections=self.limits, ssl_context=_verify)
+        httpx = _httpx()
+        cls = httpx.AsyncClient if is_async else httpx.Client
+        return cls(
+            timeout=httpx.Timeout(DEFAULT_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+            limits=httpx.Limits(max_connections=self.limits, max_keepalive_connections=self.limits),
+            follow_redirects=False,
+            verify=_verify(),
+            mounts=_DIRECT_TO_LOOPBACK,
+        )
+
+    def sync_client(self, kind: str = "api") -> Any:
+        client = self.sync.get(kind)
+        if client is None:
             with self.lock:
-                if self.sync is None:
-                    self.sync = _httpx().Client(**self._options())
-        return self.sync
+                client = self.sync.get(kind)
+                if client is None:
+                    client = self.sync[kind] = self._make(kind, is_async=False)
+        return client
 
     def auth_client(self) -> Any:
         """A separate client for google-auth's token requests (no user headers, short timeouts)."""
@@ -160,32 +191,38 @@ class _Owned:
                     )
         return self.auth_http
 
-    def async_client(self) -> Any:
+    def async_client(self, kind: str = "api") -> Any:
         import asyncio  # loaded with the first async call, not at import
         loop = asyncio.get_running_loop()
-        entry = self.by_loop.get(loop)
+        entry = self.by_loop.get((loop, kind))
         if entry is None:
-            entry = _LoopClient(_httpx().AsyncClient(**self._options()), loop)
+            entry = _LoopClient(self._make(kind, is_async=True), loop)
             with self.lock:
-                for gone in [e for e in self.by_loop.values() if e.loop.is_closed()]:
-                    del self.by_loop[gone.loop]
-                    gone.abandon()
-                self.by_loop[loop] = entry
+                for key in [k for k, e in self.by_loop.items() if e.loop.is_closed()]:
+                    self.by_loop.pop(key).abandon()
+                self.by_loop[(loop, kind)] = entry
         return entry.client
+
+    def for_url(self, url: str, is_async: bool) -> Any:
+        """The client for a call to ``url``: ours, unless a proxy from the environment applies."""
+        kind = "httpx" if _proxied(url) else "api"
+        return self.async_client(kind) if is_async else self.sync_client(kind)
 
     def close(self) -> None:
         with self.lock:
-            sync, auth_http, self.sync, self.auth_http = self.sync, self.auth_http, None, None
-        for client in (sync, auth_http):
+            clients = [*self.sync.values(), self.auth_http]
+            self.sync, self.auth_http = {}, None
+        for client in clients:
             if client is not None:
                 client.close()
 
     async def aclose(self) -> None:
         self.close()
+        import asyncio  # loaded with the first async call, not at import
+        loop = asyncio.get_running_loop()
         with self.lock:
-            import asyncio  # loaded with the first async call, not at import
-            entry = self.by_loop.pop(asyncio.get_running_loop(), None)
-        if entry is not None:
+            entries = [self.by_loop.pop(key) for key in [k for k in self.by_loop if k[0] is loop]]
+        for entry in entries:
             await entry.client.aclose()
             entry.abandon()
 
@@ -333,7 +370,7 @@ class MistralGCP:
         from ._operations import prepare
 
         prepared = prepare(operation, params)
-        http = self._client if self._client is not None else self._owned.sync_client()
+        http = self._client if self._client is not None else self._owned.for_url(self._base_of(prepared), False)
         flow = self._flow(prepared, http)
         action: Action = next(flow)
         while True:
@@ -366,7 +403,7 @@ class MistralGCP:
         from ._operations import prepare
 
         prepared = prepare(operation, params)
-        http = self._async_client if self._async_client is not None else self._owned.async_client()
+        http = self._async_client if self._async_client is not None else self._owned.for_url(self._base_of(prepared), True)
         flow = self._flow(prepared, http)
         action: Action = next(flow)
         while True:
@@ -395,6 +432,9 @@ class MistralGCP:
                 action = flow.throw(exc)
             else:
                 action = flow.send(result)
+
+    def _base_of(self, prepared: Prepared) -> str:
+        return prepared.options.get("server_url") or self.server_url
 
     def _flow(self, prepared: Prepared, http: Any) -> Generator[Action, Any, None]:
         """Every decision of one call. Yields I/O actions; the value sent back is their result."""
@@ -462,7 +502,7 @@ class MistralGCP:
             if operation.stream:
                 yield ("read", response)
             _redact(request)
-            raise error_for_response(response)
+            raise error_for_response(_public(response))
         _redact(request)
         meta = ResponseMeta(status, response.headers, retry.retries, (time.monotonic() - began) * 1000)
         if operation.stream:
@@ -476,7 +516,7 @@ class MistralGCP:
             raise ResponseValidationError(
                 f"{operation.name}: the {status} response is not a valid {operation.name} result: "
                 f"{body_preview(response.text) or '(empty body)'}",
-                response,
+                _public(response),
             ) from exc
         object.__setattr__(result, "_meta", meta)  # outside the fields: not dumped, not compared
         self._usage.record(result)
@@ -487,6 +527,12 @@ def _redact(request: Any) -> None:
     """Errors and responses keep their request; it must not carry the token."""
     if "authorization" in request.headers:
         request.headers["authorization"] = _REDACTED
+
+
+def _public(response: Any) -> Any:
+    """Errors carry an httpx2 ``Response`` whichever client got the answer (ours converts on demand)."""
+    as_httpx = getattr(response, "as_httpx", None)
+    return as_httpx() if as_httpx is not None else response
 
 
 def _owned_by(stream: Any, client: MistralGCP) -> Any:

@@ -148,8 +148,8 @@ def plan(params: Dict[str, Any]) -> Plan:
 
 def _http(client: Any, is_async: bool) -> Any:
     if is_async:
-        return client._async_client if client._async_client is not None else client._owned.async_client()
-    return client._client if client._client is not None else client._owned.sync_client()
+        return client._async_client if client._async_client is not None else client._owned.async_client("httpx")
+    return client._client if client._client is not None else client._owned.sync_client("httpx")
 
 
 def _request(http: Any, url: str, timeout_ms: Optional[int]) -> Any:
