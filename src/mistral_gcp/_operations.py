@@ -18,7 +18,7 @@ from . import _endpoints
 from ._ocr import STREAM_LIMIT, UNARY_LIMIT
 from ._retry import RetryConfig
 from .errors import RequestValidationError
-from .models.chat import ChatCompletionRequest, ChatCompletionResponse, CompletionChunk, CompletionEvent
+from .models.chat import ChatCompletionRequest, ChatCompletionResponse, CompletionEvent
 from .models.fim import FIMCompletionRequest, FIMCompletionResponse
 from .models.ocr import OCRRequest, OCRResponse
 from .models.parsed import ParsedChatCompletionResponse, ToolRunResponse
@@ -69,12 +69,18 @@ def _adapter(shape: type) -> TypeAdapter:
 
 # Decoders call the models' validators directly: ``Model.model_validate_json`` adds ~0.5 µs of
 # Python around the same Rust call, which is a fifth of the cost of a stream chunk.
-_chunk_from_json = CompletionChunk.__pydantic_validator__.validate_json
-_event_from_chunk = CompletionEvent.__pydantic_validator__.validate_python  # takes the chunk as is
+_event_from_json = CompletionEvent.__pydantic_validator__.validate_json
 
 
 def _decode_event(data: bytes) -> CompletionEvent:
-    return _event_from_chunk({"data": _chunk_from_json(data)})
+    """One stream chunk's JSON as a ``CompletionEvent``, in one call into pydantic-core.
+
+    Wrapping the payload as ``{"data": ...}`` costs ~0.06 µs; validating the chunk, then the
+    event around it, costs ~0.2 µs more. JSON allows whitespace around the payload, and a payload
+    cut short stays invalid (its own braces stay open). The one payload this accepts that is not
+    a JSON value on its own goes on with keys of the wrapper (``{...},"k":1``); no server sends that.
+    """
+    return _event_from_json(b'{"data":' + data + b"}")
 
 
 _chat = _adapter(ChatCompletionRequest)

@@ -15,7 +15,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Callable, Dict, Generic, Iterator, List, Optional, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Generic, Iterator, List, Optional, TypeVar
 
 from pydantic import ValidationError
 
@@ -60,7 +60,7 @@ class _StreamState(Generic[T]):
         """
         if self.done:
             return []
-        out = [data for _name, data in self.decoder.feed(chunk)]
+        out = self.decoder.feed_data(chunk)
         if _DONE in out:
             self.done = True
             del out[out.index(_DONE):]
@@ -202,10 +202,11 @@ class EventStreamAsync(Generic[T]):
     def __aiter__(self) -> AsyncIterator[T]:
         return self
 
-    async def __anext__(self) -> T:
+    def __anext__(self) -> Awaitable[T]:
+        # Not ``async def``: handing out the generator's own awaitable saves a coroutine per event.
         if self._iterator is None:
             self._iterator = _aiterate(self.response, self._state)
-        return await self._iterator.__anext__()
+        return self._iterator.__anext__()
 
     @property
     def meta(self) -> Any:

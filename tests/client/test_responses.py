@@ -8,9 +8,10 @@ import httpx2
 import pytest
 
 from mistral_gcp import MistralGCP, models
+from mistral_gcp.models.chat import CompletionResponseStreamChoice, DeltaMessage
 from mistral_gcp.streaming import EventStream, EventStreamAsync
 
-from helpers import CHAT_MODEL, USER
+from helpers import CHAT_MODEL, USER, serve_fixed
 
 
 def test_completion_is_typed_and_keeps_unknown_fields(emulator, both):
@@ -50,6 +51,55 @@ def test_stream_tolerates_usage_only_chunks_without_choices(emulator, both):
     events = both.stream(emulator.client().chat, model=CHAT_MODEL, messages=USER)
     assert [len(e.data.choices) for e in events] == [1, 0]
     assert events[1].data.usage.total_tokens == 2
+
+
+def test_stream_chunks_keep_unknown_fields_at_every_level(emulator, both):
+    emulator.script("painter", [{
+        "id": "1", "model": CHAT_MODEL, "service_tier": "standard",
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi", "reasoning": "r"}, "stop_detail": "d"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2, "cached_tokens": 1},
+    }])
+    [event] = both.stream(emulator.client().chat, model=CHAT_MODEL, messages=USER)
+    chunk = event.data
+    choice = chunk.choices[0]
+    assert isinstance(choice, CompletionResponseStreamChoice) and isinstance(choice.delta, DeltaMessage)
+    assert chunk.model_extra == {"service_tier": "standard"}
+    assert choice.model_extra == {"stop_detail": "d"}
+    assert choice.delta.model_extra == {"reasoning": "r"} and choice.delta.content == "Hi"
+    assert chunk.usage.model_extra == {"cached_tokens": 1}
+    assert event.model_extra == {}
+
+
+def _fixed_stream(both, body: bytes):
+    """The events a chat stream yields for this SSE body, served as is."""
+    with serve_fixed(200, body, "text/event-stream") as url:
+        client = MistralGCP(project_id="p", access_token="t", server_url=url, retry_config=None)
+        return both.stream(client.chat, model=CHAT_MODEL, messages=USER)
+
+
+def test_stream_payloads_padded_or_on_several_data_lines_decode(both):
+    events = _fixed_stream(both, (
+        b'data:   {"id": "1", "choices": [{"index": 0, "delta": {"content": "Hel"}}]}  \t\r\n\r\n'
+        b'data: {"id": "1",\ndata:  "choices": [{"index": 0, "delta": {"content": "lo"}}]}\n\n'
+        b": keep-alive\n\n"
+        b'data:{"id":"1","choices":[]}\n\n'
+        b"data: [DONE]\n\n"
+    ))
+    assert [[c.delta.content for c in e.data.choices] for e in events] == [["Hel"], ["lo"], []]
+
+
+@pytest.mark.parametrize("payload", [
+    b'{"id": "2"',  # cut short
+    b'{"id": "2"}}',  # one brace too many
+    b'{"id": "2"} {"id": "3"}',  # two objects
+    b"",
+    b"[DONE",
+])
+def test_a_stream_payload_that_is_not_one_json_chunk_ends_the_stream_with_a_typed_error(both, payload):
+    good = b'data: {"id": "1", "choices": [{"index": 0, "delta": {"content": "Hi"}}]}\n\n'
+    with pytest.raises(models.IncompleteStreamError, match="event 2 of the stream is not a valid chunk") as info:
+        _fixed_stream(both, good + b"data: " + payload + b"\n\n" + good + b"data: [DONE]\n\n")
+    assert info.value.events_received == 1
 
 
 def _single_connection_clients():

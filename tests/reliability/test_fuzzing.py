@@ -128,6 +128,22 @@ def test_a_huge_line_in_small_pieces_decodes_in_linear_time():
     assert _decode(pieces) == [(None, line)]
 
 
+#: an event that is one ``data:`` line, as Vertex sends every event (the decoder's fast path)
+ONE_LINE = VALUE.map(lambda v: (None, [v], []))
+
+
+@FUZZ
+@given(st.lists(st.one_of(ONE_LINE, ONE_LINE, ONE_LINE, EVENT), max_size=10), st.lists(ENDINGS, min_size=1, max_size=3), st.data())
+def test_runs_of_one_line_events_decode_like_any_other_events(events, endings, data):
+    body = _encode(events, endings)
+    expected = [(name, b"\n".join(lines)) for name, lines, _noise in events]
+    assert _decode([body]) == expected  # whole: runs are cut out in one go
+    assert _decode([body[i : i + 1] for i in range(len(body))]) == expected  # a byte at a time: line by line
+    decoder, pieces = SSEDecoder(), _split(body, _cuts(data, body))
+    payloads = [d for piece in pieces for d in decoder.feed_data(piece)] + [d for _name, d in decoder.end()]
+    assert payloads == [d for _name, d in expected]
+
+
 # ---------------------------------------------------------------- the stream state
 
 CHUNK = st.builds(
