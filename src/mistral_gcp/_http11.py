@@ -29,6 +29,7 @@ whose environment names a proxy for the server gets httpx2 (see ``_client``); so
 
 from __future__ import annotations
 
+import re
 import select
 import socket
 import threading
@@ -46,6 +47,8 @@ __all__ = [
 
 MAX_HEAD = 64 * 1024  # a response head larger than this is refused, not buffered without bound
 READ_SIZE = 64 * 1024
+_HEAD_END = re.compile(rb"\r?\n\r?\n")  # the blank line after a head, CRLF or bare LF: whichever comes first
+_CHUNK_SIZE_DIGITS = re.compile(rb"[0-9A-Fa-f]{1,16}")  # int(x, 16) alone would take "0x1f", "+1f", "1_f"
 _HIGH_WATER = 1024 * 1024  # async: stop reading the socket while this much body waits unread
 
 
@@ -259,15 +262,14 @@ class ResponseParser:
             if state == _CHUNK_SIZE:
                 end = data.find(b"\n", pos)
                 if end < 0:
+                    if size - pos > MAX_HEAD:
+                        raise RemoteProtocolError("chunk size line too long")
                     break
-                line = data[pos:end].split(b";", 1)[0].strip()
+                line = data[pos:end].split(b";", 1)[0].strip(b" \t\r")
                 pos = end + 1
-                try:
-                    self._remaining = int(line, 16)
-                except ValueError:
-                    raise RemoteProtocolError(f"bad chunk size {line[:40]!r}") from None
-                if self._remaining < 0:
-                    raise RemoteProtocolError("bad chunk size")
+                if not _CHUNK_SIZE_DIGITS.fullmatch(line):
+                    raise RemoteProtocolError(f"bad chunk size {line[:40]!r}")
+                self._remaining = int(line, 16)
                 state = _CHUNK_DATA if self._remaining else _TRAILER
             elif state == _CHUNK_DATA or state == _LENGTH:
                 end = pos + self._remaining
@@ -291,8 +293,9 @@ class ResponseParser:
                 body.append(data[pos:] if pos else data)
                 pos = size
             elif state == _HEAD:
+                start = pos
                 state, pos = self._parse_head(data, pos)
-                if state == _HEAD:
+                if pos == start:  # the head is not complete (after a 1xx head, the next may be)
                     break
                 if state == _DONE:
                     self.events.append(END)
@@ -326,7 +329,10 @@ class ResponseParser:
     def _emit(self, body: List[bytes]) -> None:
         data = body[0] if len(body) == 1 else b"".join(body)
         if self._decoder is not None:
-            data = self._decoder.decompress(data)
+            try:
+                data = self._decoder.decompress(data)
+            except zlib.error as exc:
+                raise RemoteProtocolError(f"corrupt gzip/deflate body: {exc}") from None
         if data:
             self.events.append(data)
 
@@ -346,32 +352,30 @@ class ResponseParser:
             raise RemoteProtocolError("the server closed the connection before the end of the response")
 
     def _parse_head(self, data: bytes, pos: int) -> Tuple[int, int]:
-        end = data.find(b"\r\n\r\n", pos)
-        if end >= 0:
-            after = end + 4
-        else:
-            end = data.find(b"\n\n", pos)
-            if end < 0:
-                return _HEAD, pos
-            after = end + 2
-        lines = data[pos:end].decode("latin-1").splitlines()
+        found = _HEAD_END.search(data, pos)
+        if found is None:
+            return _HEAD, pos
+        end, after = found.span()
+        # Lines end at LF only: str.splitlines() would also cut at bytes like 0x85 (NEL) or 0x1c,
+        # which are text in a field value (0x85 is in UTF-8 "Å").
+        lines = [line[:-1] if line[-1:] == "\r" else line for line in data[pos:end].decode("latin-1").split("\n")]
         while lines and not lines[0]:  # tolerate blank lines before the status line
             del lines[0]
         status_line = lines[0] if lines else ""
         version, _, rest = status_line.partition(" ")
         code, _, reason = rest.partition(" ")
-        if not version.startswith("HTTP/1.") or not (code.isdigit() and len(code) == 3):
+        if not version.startswith("HTTP/1.") or not (code.isascii() and code.isdigit() and len(code) == 3):
             raise RemoteProtocolError(f"not an HTTP/1.x status line: {status_line[:80]!r}")
         status = int(code)
         raw: List[Tuple[str, str]] = []
         for line in lines[1:]:
             if line[:1] in (" ", "\t") and raw:  # obsolete line folding
-                raw[-1] = (raw[-1][0], f"{raw[-1][1]} {line.strip()}")
+                raw[-1] = (raw[-1][0], raw[-1][1] + " " + line.strip(" \t"))
                 continue
             name, colon, value = line.partition(":")
             if not colon or not name or name != name.strip():
                 raise RemoteProtocolError(f"malformed header line {line[:80]!r}")
-            raw.append((name, value.strip()))
+            raw.append((name, value.strip(" \t")))  # only SP and HTAB are whitespace here, not 0x85 or 0xa0
         if 100 <= status < 200 and status != 101:
             return _HEAD, after  # an interim answer (100 Continue, 103 Early Hints): the real one follows
         headers = Headers(raw)
@@ -391,9 +395,10 @@ class ResponseParser:
         length = headers.get("content-length")
         if length is not None:
             values = {v.strip() for v in length.split(",")}
-            if len(values) != 1 or not next(iter(values)).isdigit():
+            value = values.pop() if len(values) == 1 else ""
+            if not (value.isascii() and value.isdigit()):  # "²".isdigit() is true too
                 raise RemoteProtocolError(f"bad content-length {length[:40]!r}")
-            self._remaining = int(values.pop())
+            self._remaining = int(value)
             return (_LENGTH if self._remaining else _DONE), after
         self.head.keep_alive = False
         return _UNTIL_CLOSE, after
@@ -565,8 +570,8 @@ class _Pool:
     def claim(self, origin: Tuple[str, str, int]) -> Any:
         """An idle connection to reuse; else ``NEW`` when one may be opened (it is counted now);
         else None: the caller waits for a release."""
-        if self.closed:
-            raise LocalProtocolError("the client is closed")
+        if self.closed:  # as httpx: a programming error, not a transport failure to retry
+            raise RuntimeError("cannot send a request: the client has been closed")
         conn = self.pop_idle(origin)
         if conn is not None:
             return conn
@@ -1052,6 +1057,9 @@ class AsyncClient(_Base):
                         await waiter
                     finally:
                         timer.cancel()
+            except BaseException:
+                self._notify()  # a release meant for this waiter must not be lost with it
+                raise
             finally:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
