@@ -88,12 +88,10 @@ _PROXY_ENV = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PRO
 
 
 def _proxied(url: str) -> bool:
-    """Whether the environment names a proxy that httpx2 would use for ``url`` (loopback never is).
+    """Whether a proxy named in the environment could apply to ``url`` (loopback never does).
 
     Owned clients speak HTTP/1.1 themselves (``_http11``); with a proxy in the environment they
     use httpx2, which implements proxies (and ``NO_PROXY``)."""
-    if not any(os.environ.get(name) for name in _PROXY_ENV):
-        return False
     host = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
     host = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]", 1)[0] + "]"
     return host.lower() not in _LOOPBACK
@@ -154,6 +152,7 @@ class _Owned:
         self.auth_http: Any = None
         self.by_loop: Dict[Tuple[asyncio.AbstractEventLoop, str], _LoopClient] = {}
         self.limits = limits
+        self.proxy_env: Optional[bool] = None
 
     def _make(self, kind: str, is_async: bool) -> Any:
         if kind == "api":
@@ -204,8 +203,11 @@ class _Owned:
         return entry.client
 
     def for_url(self, url: str, is_async: bool) -> Any:
-        """The client for a call to ``url``: ours, unless a proxy from the environment applies."""
-        kind = "httpx" if _proxied(url) else "api"
+        """The client for a call to ``url``: ours, unless a proxy from the environment applies.
+        The environment is read once, on the first call (as httpx reads it when a client is made)."""
+        if self.proxy_env is None:
+            self.proxy_env = any(os.environ.get(name) for name in _PROXY_ENV)
+        kind = "httpx" if self.proxy_env and _proxied(url) else "api"
         return self.async_client(kind) if is_async else self.sync_client(kind)
 
     def close(self) -> None:
@@ -225,6 +227,19 @@ class _Owned:
         for entry in entries:
             await entry.client.aclose()
             entry.abandon()
+
+
+#: ``_resources`` (the namespaces and, through them, the models) once first needed: an import
+#: statement in the ``chat`` property would cost a trip through the import system on every call.
+_resources: Any = None
+
+
+def _load_resources() -> Any:
+    global _resources
+    from . import _resources as module
+
+    _resources = module
+    return module
 
 
 class MistralGCP:
@@ -304,21 +319,15 @@ class MistralGCP:
 
     @property
     def chat(self) -> "Chat":
-        from ._resources import Chat
-
-        return Chat(self)
+        return (_resources or _load_resources()).Chat(self)
 
     @property
     def fim(self) -> "Fim":
-        from ._resources import Fim
-
-        return Fim(self)
+        return (_resources or _load_resources()).Fim(self)
 
     @property
     def ocr(self) -> "Ocr":
-        from ._resources import Ocr
-
-        return Ocr(self)
+        return (_resources or _load_resources()).Ocr(self)
 
     # ------------------------------------------------------------------ accounting
 
@@ -367,9 +376,7 @@ class MistralGCP:
     # ------------------------------------------------------------------ the request path
 
     def _call(self, operation: Operation, params: Dict[str, Any]) -> Any:
-        from ._operations import prepare
-
-        prepared = prepare(operation, params)
+        prepared = operation.prepare(params)
         http = self._client if self._client is not None else self._owned.for_url(self._base_of(prepared), False)
         flow = self._flow(prepared, http)
         action: Action = next(flow)
@@ -400,9 +407,7 @@ class MistralGCP:
                 action = flow.send(result)
 
     async def _call_async(self, operation: Operation, params: Dict[str, Any]) -> Any:
-        from ._operations import prepare
-
-        prepared = prepare(operation, params)
+        prepared = operation.prepare(params)
         http = self._async_client if self._async_client is not None else self._owned.for_url(self._base_of(prepared), True)
         flow = self._flow(prepared, http)
         action: Action = next(flow)

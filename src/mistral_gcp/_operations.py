@@ -51,6 +51,9 @@ class Operation:
     #: the streaming method and still get a plain JSON answer (OCR); None: no such detour.
     body_limits: Optional[Tuple[int, int]] = None
 
+    def prepare(self, params: Dict[str, Any]) -> "Prepared":
+        return prepare(self, params)
+
 
 @dataclass
 class Prepared:
