@@ -71,8 +71,10 @@ def _tls_context(cert_file: Optional[str], cert_dir: Optional[str]) -> Any:
     """The verifying SSL context of owned clients, built once (per ``SSL_CERT_FILE``/``SSL_CERT_DIR``):
     loading the CA bundle costs ~20 ms, which every new client paid before. Sharing it is safe.
     The trust store is httpx2's choice (``SSL_CERT_FILE``/``SSL_CERT_DIR``, else the system's)."""
-    import httpcore2
-
+    try:
+        import httpcore2
+    except ImportError:  # Python 3.10: classic httpx
+        return _httpx().create_ssl_context()
     return httpcore2.default_ssl_context()
 
 
