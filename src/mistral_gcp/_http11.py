@@ -29,6 +29,7 @@ whose environment names a proxy for the server gets httpx2 (see ``_client``); so
 
 from __future__ import annotations
 
+import functools
 import re
 import select
 import socket
@@ -183,6 +184,7 @@ END = object()  # the body is complete
 NEW = object()  # the pool's answer: open a new connection
 
 
+@functools.lru_cache(maxsize=256)  # a client sends to a few URLs, over and over: urlsplit costs ~2 µs a call
 def _split(url: str) -> Tuple[Tuple[str, str, int], str]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
@@ -206,6 +208,9 @@ def _check_header(name: str, value: str) -> None:
         raise LocalProtocolError(f"invalid header {name!r}: names are tokens, values have no line breaks")
 
 
+_FRAMING = frozenset(("host", "content-length", "transfer-encoding", "connection"))  # this client frames the message itself
+
+
 def encode_head(request: Request) -> bytes:
     scheme, host, port = request.origin
     default = 443 if scheme == "https" else 80
@@ -213,13 +218,22 @@ def encode_head(request: Request) -> bytes:
         host = f"[{host}]"
     lines = [f"{request.method} {request.target} HTTP/1.1", f"host: {host}" if port == default else f"host: {host}:{port}"]
     for name, value in request.headers.items():
-        if name in ("host", "content-length", "transfer-encoding", "connection"):
-            continue  # this client frames the message itself
-        _check_header(name, value)
+        if name in _FRAMING:
+            continue
+        if not name or ":" in name or " " in name or "\t" in name:
+            _check_header(name, value)
         lines.append(f"{name}: {value}")
     lines.append(f"content-length: {len(request.content)}")
+    text = "\r\n".join(lines)
+    # Line breaks and NUL are checked on the whole head at once (three C calls, not a scan per
+    # header): the only CR and LF may be the separators just added.
+    breaks = len(lines) - 1
+    if text.count("\n") != breaks or text.count("\r") != breaks or "\0" in text:
+        for name, value in request.headers.items():
+            _check_header(name, value)
+        raise LocalProtocolError(f"invalid request target {request.target[:80]!r}: no line breaks")
     try:
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return (text + "\r\n\r\n").encode("latin-1")
     except UnicodeEncodeError:
         raise LocalProtocolError("header values must be latin-1 text") from None
 
@@ -738,7 +752,7 @@ class _Base:
 
     def build_request(self, method: str, url: str, *, headers: Optional[Dict[str, str]] = None,
                       content: bytes = b"", timeout: Optional[float] = None) -> Request:
-        fixed = {name.lower(): _text(value) for name, value in headers.items()} if headers else {}
+        fixed = {name.lower(): value if type(value) is str else _text(value) for name, value in headers.items()} if headers else {}
         if isinstance(content, str):
             content = content.encode("utf-8")
         return Request(method, url, fixed, content, timeout)
