@@ -27,6 +27,12 @@ SERVERS: Mapping[str, str] = {
     "eu": "https://aiplatform.eu.rep.googleapis.com",
 }
 
+MiB = 1024 * 1024
+#: Vertex's body limits: rawPredict takes 10 MB; streamRawPredict takes 30 MB (and answers OCR
+#: with plain JSON, PROTOCOL.md §2.3).
+UNARY_LIMIT = 10 * MiB
+STREAM_LIMIT = 30 * MiB
+
 _PROJECT = re.compile(r"[a-z0-9][a-z0-9.:-]{0,62}")  # ids, numbers, and domain-scoped "example.com:proj"
 _REGION = re.compile(r"[a-z]+(?:-[a-z0-9]+)*")
 _MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}(?:@[A-Za-z0-9._-]{1,64})?")

@@ -20,17 +20,13 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import _parse
+from ._endpoints import STREAM_LIMIT, UNARY_LIMIT, MiB
 from ._transport_errors import is_transport_error, translate_transport_error
 from .errors import RequestValidationError
 from .models.ocr import OCRResponse
 
 __all__ = ["Plan", "data_url", "download", "download_async", "media_type", "plan"]
 
-MiB = 1024 * 1024
-#: Vertex's body limits for OCR: rawPredict takes 10 MB; streamRawPredict takes 30 MB and
-#: answers OCR with plain JSON (PROTOCOL.md §2.3).
-UNARY_LIMIT = 10 * MiB
-STREAM_LIMIT = 30 * MiB
 #: A download larger than this cannot fit in 30 MB once base64-encoded.
 DOWNLOAD_LIMIT = STREAM_LIMIT * 3 // 4
 

@@ -1,13 +1,15 @@
 """Operations as data: request shape, response decoder, streaming or not. Pure request building.
 
 Every public method is one line over ``prepare``: validate the caller's keywords against the
-operation's TypedDict (one pydantic ``TypeAdapter`` built at import), take the model id for the
+operation's TypedDict (one pydantic ``TypeAdapter``, built on the operation's first call), take the model id for the
 URL from the validated value, and serialise the body once, with only the keys the caller gave.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from functools import lru_cache
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from pydantic import TypeAdapter, ValidationError, with_config
@@ -15,7 +17,7 @@ from pydantic import ConfigDict
 from typing_extensions import TypedDict
 
 from . import _endpoints
-from ._ocr import STREAM_LIMIT, UNARY_LIMIT
+from ._endpoints import STREAM_LIMIT, UNARY_LIMIT
 from ._retry import RetryConfig
 from .errors import RequestValidationError
 from .models.chat import ChatCompletionRequest, ChatCompletionResponse, CompletionEvent
@@ -25,7 +27,7 @@ from .models.parsed import ParsedChatCompletionResponse, ToolRunResponse
 
 __all__ = ["CHAT", "CHAT_PARSE", "CHAT_STREAM", "CHAT_TOOLS", "FIM", "FIM_STREAM", "OCR", "Operation", "Prepared", "RequestOptions", "prepare"]
 
-_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)
 _REQUEST_CONTEXT = {"request": True}
 
 
@@ -43,13 +45,31 @@ _OPTION_KEYS = frozenset(RequestOptions.__annotations__)
 
 @dataclass(frozen=True)
 class Operation:
+    """One operation: its request shape and response model, streaming or not.
+
+    The validators are built on the operation's first call, not at import: pydantic builds a
+    schema for every model the shape reaches (~40 ms for all operations), and a program that only
+    chats should not pay for OCR's. After that, ``adapter`` and ``decode`` are plain attributes.
+    """
+
     name: str
-    adapter: TypeAdapter
-    decode: Callable[[bytes], Any]
+    shape: Any  # the request's TypedDict
+    response: Any  # the response model; for streams, each event's
     stream: bool
     #: (largest body for rawPredict, largest for streamRawPredict) when a too-big body may take
     #: the streaming method and still get a plain JSON answer (OCR); None: no such detour.
     body_limits: Optional[Tuple[int, int]] = None
+
+    @cached_property
+    def adapter(self) -> TypeAdapter:
+        return _adapters(self.shape)
+
+    @cached_property
+    def decode(self) -> Callable[[bytes], Any]:
+        """Response bytes → model. Calls the validator directly: ``Model.model_validate_json`` adds
+        ~0.5 µs of Python around the same Rust call, a fifth of the cost of a stream chunk."""
+        validate = self.response.__pydantic_validator__.validate_json
+        return _event_decoder(validate) if self.stream else validate
 
     def prepare(self, params: Dict[str, Any]) -> "Prepared":
         return prepare(self, params)
@@ -66,40 +86,33 @@ class Prepared:
     via_stream: bool = False  # POST to :streamRawPredict
 
 
-def _adapter(shape: type) -> TypeAdapter:
+@lru_cache(maxsize=None)  # chat's adapter serves complete, stream, parse and run_tools
+def _adapters(shape: type) -> TypeAdapter:
     return TypeAdapter(with_config(_STRICT)(shape))
 
 
-# Decoders call the models' validators directly: ``Model.model_validate_json`` adds ~0.5 µs of
-# Python around the same Rust call, which is a fifth of the cost of a stream chunk.
-_event_from_json = CompletionEvent.__pydantic_validator__.validate_json
+def _event_decoder(validate: Callable[..., Any]) -> Callable[[bytes], Any]:
+    def decode_event(data: bytes) -> Any:
+        """One stream chunk's JSON as a ``CompletionEvent``, in one call into pydantic-core.
+
+        Wrapping the payload as ``{"data": ...}`` costs ~0.06 µs; validating the chunk, then the
+        event around it, costs ~0.2 µs more. JSON allows whitespace around the payload, and a payload
+        cut short stays invalid (its own braces stay open). The one payload this accepts that is not
+        a JSON value on its own goes on with keys of the wrapper (``{...},"k":1``); no server sends that.
+        """
+        return validate(b'{"data":' + data + b"}")
+
+    return decode_event
 
 
-def _decode_event(data: bytes) -> CompletionEvent:
-    """One stream chunk's JSON as a ``CompletionEvent``, in one call into pydantic-core.
-
-    Wrapping the payload as ``{"data": ...}`` costs ~0.06 µs; validating the chunk, then the
-    event around it, costs ~0.2 µs more. JSON allows whitespace around the payload, and a payload
-    cut short stays invalid (its own braces stay open). The one payload this accepts that is not
-    a JSON value on its own goes on with keys of the wrapper (``{...},"k":1``); no server sends that.
-    """
-    return _event_from_json(b'{"data":' + data + b"}")
-
-
-_chat = _adapter(ChatCompletionRequest)
-_fim = _adapter(FIMCompletionRequest)
-
-CHAT = Operation("chat.complete", _chat, ChatCompletionResponse.__pydantic_validator__.validate_json, stream=False)
-CHAT_STREAM = Operation("chat.stream", _chat, _decode_event, stream=True)
-FIM = Operation("fim.complete", _fim, FIMCompletionResponse.__pydantic_validator__.validate_json, stream=False)
-FIM_STREAM = Operation("fim.stream", _fim, _decode_event, stream=True)
+CHAT = Operation("chat.complete", ChatCompletionRequest, ChatCompletionResponse, stream=False)
+CHAT_STREAM = Operation("chat.stream", ChatCompletionRequest, CompletionEvent, stream=True)
+FIM = Operation("fim.complete", FIMCompletionRequest, FIMCompletionResponse, stream=False)
+FIM_STREAM = Operation("fim.stream", FIMCompletionRequest, CompletionEvent, stream=True)
 # Same request as CHAT; the responses are subclasses that carry the parsed object or transcript.
-CHAT_PARSE = Operation("chat.parse", _chat, ParsedChatCompletionResponse.__pydantic_validator__.validate_json, stream=False)
-CHAT_TOOLS = Operation("chat.run_tools", _chat, ToolRunResponse.__pydantic_validator__.validate_json, stream=False)
-OCR = Operation(
-    "ocr.process", _adapter(OCRRequest), OCRResponse.__pydantic_validator__.validate_json, stream=False,
-    body_limits=(UNARY_LIMIT, STREAM_LIMIT),
-)
+CHAT_PARSE = Operation("chat.parse", ChatCompletionRequest, ParsedChatCompletionResponse, stream=False)
+CHAT_TOOLS = Operation("chat.run_tools", ChatCompletionRequest, ToolRunResponse, stream=False)
+OCR = Operation("ocr.process", OCRRequest, OCRResponse, stream=False, body_limits=(UNARY_LIMIT, STREAM_LIMIT))
 
 
 def prepare(operation: Operation, params: Dict[str, Any]) -> Prepared:

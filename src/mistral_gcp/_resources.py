@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Sequence
 
 from typing_extensions import Unpack
 
-from . import _ocr, _parse, _tools
 from . import _operations as ops
 from .models.chat import ChatCompletionRequest, ChatCompletionResponse, CompletionEvent
 from .models.fim import FIMCompletionRequest, FIMCompletionResponse
@@ -21,6 +20,10 @@ from .streaming import EventStream, EventStreamAsync
 
 if TYPE_CHECKING:
     from ._client import MistralGCP
+
+# OCR, structured outputs and the tool runner load on their first use (``_ocr``, ``_parse``,
+# ``_tools`` and what they import: ~25 ms that a program which only chats never needs).
+DEFAULT_MAX_TURNS = 10  # chat.run_tools: model turns before ToolTurnLimitError
 
 __all__ = ["Chat", "ChatParams", "Fim", "FimParams", "Ocr", "OcrParams"]
 
@@ -62,12 +65,16 @@ class Chat(_Namespace):
     # Structured outputs: ``response_format`` may be a type (a pydantic model, dataclass, ...).
 
     def parse(self, *, response_format: Any, **params: Any) -> ParsedChatCompletionResponse:
+        from ._parse import parse_completion
+
         target = _parse_format(params, response_format)
-        return _parse.parse_completion(self._client._call(ops.CHAT_PARSE, params), target)
+        return parse_completion(self._client._call(ops.CHAT_PARSE, params), target)
 
     async def parse_async(self, *, response_format: Any, **params: Any) -> ParsedChatCompletionResponse:
+        from ._parse import parse_completion
+
         target = _parse_format(params, response_format)
-        return _parse.parse_completion(await self._client._call_async(ops.CHAT_PARSE, params), target)
+        return parse_completion(await self._client._call_async(ops.CHAT_PARSE, params), target)
 
     def parse_stream(self, *, response_format: Any, **params: Any) -> EventStream[CompletionEvent]:
         """A stream whose ``text_stream`` is the JSON as it grows and whose ``get_final_response()``
@@ -81,24 +88,32 @@ class Chat(_Namespace):
 
     # The tool runner: ``tools`` are Python functions; see ``_tools``.
 
-    def run_tools(self, *, tools: Sequence[Callable[..., Any]], max_turns: int = _tools.DEFAULT_MAX_TURNS,
+    def run_tools(self, *, tools: Sequence[Callable[..., Any]], max_turns: int = DEFAULT_MAX_TURNS,
                   **params: Any) -> ToolRunResponse:
-        return _tools.run(self._client, tools, max_turns, params)
+        from ._tools import run
 
-    async def run_tools_async(self, *, tools: Sequence[Callable[..., Any]], max_turns: int = _tools.DEFAULT_MAX_TURNS,
+        return run(self._client, tools, max_turns, params)
+
+    async def run_tools_async(self, *, tools: Sequence[Callable[..., Any]], max_turns: int = DEFAULT_MAX_TURNS,
                               **params: Any) -> ToolRunResponse:
-        return await _tools.run_async(self._client, tools, max_turns, params)
+        from ._tools import run_async
+
+        return await run_async(self._client, tools, max_turns, params)
 
 
 def _parse_format(params: Dict[str, Any], target: Any) -> Any:
+    from ._parse import apply_format
+
     params["response_format"] = target
-    if _parse.apply_format(params, "response_format") is None:
+    if apply_format(params, "response_format") is None:
         raise TypeError("parse needs response_format to be a type, e.g. a pydantic model class")
     return target
 
 
 def _finish_parsed(target: Any, data: Dict[str, Any]) -> ParsedChatCompletionResponse:
-    return _parse.parse_completion(ParsedChatCompletionResponse.model_validate(data), target)
+    from ._parse import parse_completion
+
+    return parse_completion(ParsedChatCompletionResponse.model_validate(data), target)
 
 
 def _parsing(stream: Any, target: Any) -> Any:
@@ -128,12 +143,16 @@ class Ocr(_Namespace):
     may be types; their answers come back parsed in ``*_annotation_parsed``."""
 
     def process(self, **params: Unpack[OcrParams]) -> OCRResponse:
+        from . import _ocr
+
         plan = _ocr.plan(params)  # type: ignore[arg-type]
         if plan.url:
             params["document"] = _ocr.download(self._client, plan.url, params.get("timeout_ms"))  # type: ignore[typeddict-item]
         return plan.finish(self._client._call(ops.OCR, params))  # type: ignore[arg-type]
 
     async def process_async(self, **params: Unpack[OcrParams]) -> OCRResponse:
+        from . import _ocr
+
         plan = _ocr.plan(params)  # type: ignore[arg-type]
         if plan.url:
             params["document"] = await _ocr.download_async(self._client, plan.url, params.get("timeout_ms"))  # type: ignore[typeddict-item]

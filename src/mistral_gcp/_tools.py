@@ -33,7 +33,6 @@ from .models.parsed import ToolRunResponse
 
 __all__ = ["ToolTurnLimitError", "Toolbox", "conversation", "run", "run_async"]
 
-DEFAULT_MAX_TURNS = 10
 _TRANSCRIPT = TypeAdapter(List[Messages])
 _ARGUMENTS_CONFIG = ConfigDict(extra="forbid", protected_namespaces=(), arbitrary_types_allowed=True)
 

@@ -31,4 +31,5 @@ class BaseModel(_PydanticBaseModel):
         allow_inf_nan=False,
         protected_namespaces=(),
         arbitrary_types_allowed=True,
+        defer_build=True,
     )

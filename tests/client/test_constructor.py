@@ -33,6 +33,25 @@ def test_constructor_without_credentials_does_not_touch_google_auth():
     assert out.stdout.split() == ["False", "False"]
 
 
+def test_a_chat_call_with_a_token_loads_only_what_it_needs(emulator):
+    # A fresh interpreter: a sync chat call with an access token needs neither google-auth, nor
+    # httpx2 (owned clients speak HTTP/1.1 themselves), nor OCR, structured outputs or the tool runner.
+    lazy = ["google.auth", "httpx2", "httpcore2", "mistral_gcp._ocr", "mistral_gcp._parse", "mistral_gcp._tools"]
+    code = (
+        "import sys; from mistral_gcp import MistralGCP; "
+        f"c = MistralGCP(project_id='p', access_token={emulator.token!r}, server_url={emulator.url!r}); "
+        f"r = c.chat.complete(model={CHAT_MODEL!r}, messages=[{{'role': 'user', 'content': 'hi'}}]); "
+        "print(bool(r.choices[0].message.content)); "
+        f"print(*[m in sys.modules for m in {lazy!r}])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"})
+    assert out.returncode == 0, out.stderr
+    answered, loaded = out.stdout.splitlines()
+    assert answered == "True"
+    assert dict(zip(lazy, loaded.split())) == {name: "False" for name in lazy}
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
