@@ -14,7 +14,7 @@ Guarantees:
 
 from __future__ import annotations
 
-import asyncio
+import sys
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Generic, Iterator, List, Optional, TypeVar
 
 from pydantic import ValidationError
@@ -239,7 +239,8 @@ class EventStreamAsync(Generic[T]):
         if self._closed or self._iterator is not None:
             return  # an iterator's own finaliser closes the response
         try:
-            asyncio.get_running_loop().create_task(self.response.aclose())
+            # asyncio is not imported for sync-only programs; an async stream implies it is loaded
+            sys.modules["asyncio"].get_running_loop().create_task(self.response.aclose())
         except Exception:
             pass
 

@@ -35,8 +35,8 @@ def test_constructor_without_credentials_does_not_touch_google_auth():
 
 def test_a_chat_call_with_a_token_loads_only_what_it_needs(emulator):
     # A fresh interpreter: a sync chat call with an access token needs neither google-auth, nor
-    # httpx2 (owned clients speak HTTP/1.1 themselves), nor OCR, structured outputs or the tool runner.
-    lazy = ["google.auth", "httpx2", "httpcore2", "mistral_gcp._ocr", "mistral_gcp._parse", "mistral_gcp._tools"]
+    # httpx2 (owned clients speak HTTP/1.1 themselves), nor asyncio, nor OCR, structured outputs or the tool runner.
+    lazy = ["asyncio", "google.auth", "httpx2", "httpcore2", "mistral_gcp._ocr", "mistral_gcp._parse", "mistral_gcp._tools"]
     code = (
         "import sys; from mistral_gcp import MistralGCP; "
         f"c = MistralGCP(project_id='p', access_token={emulator.token!r}, server_url={emulator.url!r}); "
