@@ -6,9 +6,10 @@
 Clients: ``mistral_gcp`` or ``httpx`` (the floor, the same hand-written calls as ``workloads.py``).
 Workloads: ``complete_sync``, ``complete_async`` (64 tasks), ``stream_sync``, ``stream_async``
 (20,001-chunk streams, one after another). The emulator runs in its own process, as in
-``run.py``. ``py-spy record -r 1000 -f raw`` samples the worker; the summary counts only samples
-inside the measured loop and prints, per function (lines merged), its share of them: inclusive
-(the function and what it calls) and self (its own code). Needs ``pip install py-spy``.
+``run.py``. The worker warms up (connections open, lazy imports done), then ``py-spy record
+-r 1000 -f raw --pid`` attaches and samples it; the summary prints, per function (lines merged),
+its share of the samples: inclusive (the function and what it calls) and self (its own code).
+Needs py-spy (the ``bench`` extra).
 """
 
 from __future__ import annotations
@@ -31,48 +32,64 @@ import workloads  # noqa: E402
 from emulator_speed import start_server  # noqa: E402
 
 KINDS = {"mistral_gcp": workloads.Ours, "httpx": workloads.Floor}
-LOOP_MARK = "measured_loop"  # the frame that marks a sample as inside the loop
+WARM_UP_S = 0.5
 
 
-def measured_loop(kind, client, workload: str, seconds: float) -> str:
+def loop(kind, client, workload: str, seconds: float) -> int:
+    """Sync workloads: calls or chunks done in ``seconds``."""
     deadline = time.perf_counter() + seconds
     done = 0
-    if workload == "complete_sync":
-        while time.perf_counter() < deadline:
+    while time.perf_counter() < deadline:
+        if workload == "stream_sync":
+            done += kind.stream(client, workloads.LONG_STREAM)
+        else:
             kind.complete(client)
             done += 1
-        return f"{done} calls"
-    if workload == "stream_sync":
+    return done
+
+
+async def aloop(kind, client, workload: str, seconds: float) -> int:
+    """Async workloads: 64 tasks of calls, or one stream after another."""
+    deadline = time.perf_counter() + seconds
+    done = 0
+
+    async def task() -> None:
+        nonlocal done
         while time.perf_counter() < deadline:
-            done += kind.stream(client, workloads.LONG_STREAM)
-        return f"{done} chunks"
+            if workload == "complete_async":
+                await kind.complete_async(client)
+                done += 1
+            else:
+                done += await kind.stream_async(client, workloads.LONG_STREAM)
 
-    async def run() -> int:
-        count = 0
-
-        async def task() -> None:
-            nonlocal count
-            while time.perf_counter() < deadline:
-                if workload == "complete_async":
-                    await kind.complete_async(client)
-                    count += 1
-                else:
-                    count += await kind.stream_async(client, workloads.LONG_STREAM)
-
-        await asyncio.gather(*[task() for _ in range(workloads.CONCURRENCY if workload == "complete_async" else 1)])
-        return count
-
-    return f"{asyncio.run(run())} {'calls' if workload == 'complete_async' else 'chunks'}"
+    await asyncio.gather(*[task() for _ in range(workloads.CONCURRENCY if workload == "complete_async" else 1)])
+    return done
 
 
 def worker(client_name: str, workload: str, url: str, seconds: float) -> None:
+    """Warm up (connections open, lazy imports done), say ``ready``, then run while py-spy samples."""
     kind = KINDS[client_name]()
     kind.import_client()
     client = kind.construct(url)
-    measured_loop(kind, client, workload, 0.5)  # warm-up: connections open, lazy imports done
-    started = time.perf_counter()
-    what = measured_loop(kind, client, workload, seconds)
-    print(f"{client_name} {workload}: {what} in {time.perf_counter() - started:.1f} s")
+    unit = "chunks" if "stream" in workload else "calls"
+
+    def ready() -> float:
+        print("ready", flush=True)
+        return time.perf_counter()
+
+    if workload.endswith("_async"):
+        async def both() -> tuple:
+            await aloop(kind, client, workload, WARM_UP_S)
+            started = ready()
+            return await aloop(kind, client, workload, seconds), started
+
+        done, started = asyncio.run(both())
+    else:
+        loop(kind, client, workload, WARM_UP_S)
+        started = ready()
+        done = loop(kind, client, workload, seconds)
+    elapsed = time.perf_counter() - started
+    print(f"{client_name} {workload}: {done / elapsed:,.0f} {unit}/s while sampled", flush=True)
 
 
 def summarise(raw: Path, top: int) -> None:
@@ -82,16 +99,13 @@ def summarise(raw: Path, top: int) -> None:
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
-        if not any(LOOP_MARK in frame for frame in frames):
-            continue
         total += int(count)
         own[frames[-1]] += int(count)
         for frame in set(frames):
             inclusive[frame] += int(count)
-    print(f"{total} samples inside the loop\n\ninclusive:")
+    print(f"{total} samples\n\ninclusive:")
     for frame, count in inclusive.most_common(top):
-        if LOOP_MARK not in frame:
-            print(f"  {100 * count / total:5.1f}%  {frame}")
+        print(f"  {100 * count / total:5.1f}%  {frame}")
     print("\nself:")
     for frame, count in own.most_common(top):
         print(f"  {100 * count / total:5.1f}%  {frame}")
@@ -112,13 +126,21 @@ def main() -> None:
     server, url = start_server()
     try:
         workloads.Server(url).prepare()
+        # The worker runs a little longer than py-spy records, which attaches once the warm-up is over.
+        command = [sys.executable, __file__, args.client, args.workload, "--seconds", str(args.seconds + 2), "--worker", url]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != "ready":
+            raise SystemExit("the worker did not start")
         with tempfile.TemporaryDirectory() as tmp:
             raw = Path(tmp) / "profile.txt"
             subprocess.run(
-                [py_spy, "record", "-r", "1000", "-f", "raw", "-o", str(raw), "--",
-                 sys.executable, __file__, args.client, args.workload, "--seconds", str(args.seconds), "--worker", url],
-                check=True,
+                [py_spy, "record", "-r", "1000", "-f", "raw", "-o", str(raw), "--pid", str(process.pid),
+                 "--duration", str(int(args.seconds)), "--nonblocking"],
+                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
+            print(process.stdout.read().strip())
+            process.wait()
             summarise(raw, args.top)
     finally:
         server.kill()

