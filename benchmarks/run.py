@@ -235,7 +235,7 @@ def chart(rows: List[Dict[str, Any]], path: Path, subtitle: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one round with fewer calls (~1 minute)")
+    parser.add_argument("--quick", action="store_true", help="one round with fewer calls (~3 minutes)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3, 1 with --quick)")
     parser.add_argument("--no-setup", action="store_true", help="skip creating the official client's venv")
     args = parser.parse_args()
