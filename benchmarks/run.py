@@ -1,7 +1,7 @@
 """mistral_gcp side by side with the official ``mistralai[gcp]`` client and plain httpx2 (the floor).
 
     python benchmarks/run.py            # ~6 minutes on 2 cores: 3 interleaved rounds + soak tests
-    python benchmarks/run.py --quick    # ~1 minute: 1 round, fewer calls
+    python benchmarks/run.py --quick    # ~3 minutes: 1 round, fewer calls
 
 It sets up what it needs: ``benchmarks/.venv-official`` with ``mistralai[gcp]`` from PyPI, and
 matplotlib here (the ``bench`` extra) for the chart. It starts the emulator in its own process,
