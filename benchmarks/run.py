@@ -1,6 +1,6 @@
 """mistral_gcp side by side with the official ``mistralai[gcp]`` client and plain httpx2 (the floor).
 
-    python benchmarks/run.py            # ~6 minutes on 2 cores: 3 interleaved rounds + soak tests
+    python benchmarks/run.py            # ~10 minutes on 2 cores: 3 interleaved rounds + soak tests
     python benchmarks/run.py --quick    # ~3 minutes: 1 round, fewer calls
 
 It sets up what it needs: ``benchmarks/.venv-official`` with ``mistralai[gcp]`` from PyPI, and
