@@ -590,12 +590,21 @@ class Timeouts:
 
 
 class _Pool:
-    """Bookkeeping shared by both shells: idle connections per origin and the count of open ones."""
+    """Bookkeeping shared by both shells: idle connections per origin and the count of open ones.
 
-    def __init__(self, max_connections: int, timeouts: Timeouts) -> None:
+    An idle connection is reused for ``keepalive_expiry`` seconds at most (None: no limit). A
+    firewall or NAT on the way may forget an idle connection without telling either end; a
+    request sent on it would wait out the whole read timeout. Servers that close idle connections
+    say so (a FIN, seen by ``usable()``); those that do not are covered by the expiry.
+    """
+
+    def __init__(self, max_connections: int, timeouts: Timeouts, keepalive_expiry: Optional[float],
+                 clock: Any = time.monotonic) -> None:
         self.max_connections = max_connections
         self.timeouts = timeouts
-        self.idle: Dict[Tuple[str, str, int], List[Any]] = {}
+        self.keepalive_expiry = keepalive_expiry
+        self.clock = clock
+        self.idle: Dict[Tuple[str, str, int], List[Any]] = {}  # per origin, oldest first
         self.open = 0
         self.closed = False
 
@@ -617,14 +626,32 @@ class _Pool:
         return None
 
     def pop_idle(self, origin: Tuple[str, str, int]) -> Any:
-        """A reusable idle connection to ``origin``, or None. Closed or stale ones are dropped."""
+        """A reusable idle connection to ``origin`` (the most recently used), or None. Closed,
+        stale and expired ones are dropped."""
         stack = self.idle.get(origin)
+        if not stack:
+            return None
+        fresh_since = self._fresh_since()
         while stack:
             conn = stack.pop()
-            if conn.usable():
+            if conn.idle_since >= fresh_since and conn.usable():
                 return conn
             self._drop(conn)
         return None
+
+    def park(self, conn: Any) -> None:
+        """An idle connection back on its origin's stack; expired ones at the bottom are closed."""
+        now = self.clock()
+        conn.idle_since = now
+        stack = self.idle.setdefault(conn.origin, [])
+        if stack and self.keepalive_expiry is not None:
+            fresh_since = now - self.keepalive_expiry
+            while stack and stack[0].idle_since < fresh_since:
+                self._drop(stack.pop(0))
+        stack.append(conn)
+
+    def _fresh_since(self) -> float:
+        return float("-inf") if self.keepalive_expiry is None else self.clock() - self.keepalive_expiry
 
     def evict_other_idle(self) -> bool:
         """At the limit with no idle connection to this origin: close one idle to another origin."""
@@ -653,7 +680,7 @@ def _parse_timeouts(connect: Optional[float], read: Optional[float]) -> Timeouts
 
 
 class _SyncConn:
-    __slots__ = ("sock", "origin", "parser", "error", "_broken")
+    __slots__ = ("sock", "origin", "parser", "error", "idle_since", "_broken")
 
     def __init__(self, sock: socket.socket, origin: Tuple[str, str, int]) -> None:
         self.sock = sock
@@ -762,10 +789,16 @@ class _SyncExchange(_Exchange):
         return piece
 
 
+#: Idle connections are reused for this long at most: Go's net/http default. Below the idle
+#: timeouts of cloud NATs and load balancers that drop connections silently (240 s and up).
+KEEPALIVE_EXPIRY_S = 90.0
+
+
 class _Base:
     def __init__(self, *, timeout: Optional[float] = 600.0, connect_timeout: Optional[float] = 10.0,
-                 max_connections: int = 100, ssl_context: Any = None) -> None:
-        self._pool = _Pool(max_connections, _parse_timeouts(connect_timeout, timeout))
+                 max_connections: int = 100, ssl_context: Any = None,
+                 keepalive_expiry: Optional[float] = KEEPALIVE_EXPIRY_S, clock: Any = time.monotonic) -> None:
+        self._pool = _Pool(max_connections, _parse_timeouts(connect_timeout, timeout), keepalive_expiry, clock)
         self._ssl_context = ssl_context  # a callable that returns the verifying context (built on first https use)
 
     @property
@@ -859,7 +892,7 @@ class Client(_Base):
         with self._lock:
             pool = self._pool
             if reusable and not pool.closed:
-                pool.idle.setdefault(conn.origin, []).append(conn)
+                pool.park(conn)
             else:
                 pool._drop(conn)
             self._lock.notify()
@@ -886,7 +919,8 @@ class _AsyncConn:
     """The protocol object asyncio calls back: feeds what arrives to the current parser and wakes
     the reader. Reading pauses while more than ``_HIGH_WATER`` bytes of body wait unread."""
 
-    __slots__ = ("loop", "transport", "origin", "parser", "waiter", "error", "closed", "buffered", "_paused", "_write_paused", "_drain")
+    __slots__ = ("loop", "transport", "origin", "parser", "waiter", "error", "closed", "buffered", "idle_since",
+                 "_paused", "_write_paused", "_drain")
 
     def __init__(self, loop: Any, origin: Tuple[str, str, int]) -> None:
         self.loop = loop
@@ -1135,7 +1169,7 @@ class AsyncClient(_Base):
     def _release(self, conn: _AsyncConn, reusable: bool) -> None:
         pool = self._pool
         if reusable and not pool.closed and conn.usable():
-            pool.idle.setdefault(conn.origin, []).append(conn)
+            pool.park(conn)
         else:
             pool._drop(conn)
         self._notify()

@@ -103,3 +103,34 @@ def test_at_the_limit_an_idle_connection_to_another_host_makes_room(serve, http)
     assert client.send(one.url).content == b"ok"  # its connection stays idle in the pool
     assert client.send(two.url, timeout=WAIT).content == b"ok"  # would time out if it waited
     assert one.connections[0].ended.wait(WAIT)  # closed to make room
+
+
+def test_an_idle_connection_is_reused_until_its_keepalive_expiry_then_closed(serve, http):
+    now = [1000.0]
+    server = serve()
+    client = http(keepalive_expiry=30.0, clock=lambda: now[0])
+    client.send(server.url, b"first")
+    now[0] += 29.5
+    client.send(server.url, b"within the expiry")
+    now[0] += 30.5
+    client.send(server.url, b"after it")  # the idle connection may be dead on the way: a new one
+    assert [[r.body for r in conn.requests] for conn in server.connections] == [
+        [b"first", b"within the expiry"], [b"after it"]]
+    assert server.connections[0].ended.wait(WAIT)  # the expired connection was closed, not left open
+
+
+def test_expired_idle_connections_under_a_busy_one_are_closed_when_it_is_given_back(serve, http):
+    # Two connections go idle; only the most recent is ever reused. When the busy one comes
+    # back after the other's expiry, the other is closed rather than kept open forever.
+    now = [1000.0]
+    server = serve()
+    client = http(keepalive_expiry=30.0, clock=lambda: now[0])
+    held = client.send(server.url, b"held", stream=True)  # connection 1 stays checked out
+    client.send(server.url, b"second")  # so this opens connection 2, which goes idle
+    assert client.pieces(held) == [b"ok"]  # connection 1 back: the top of the stack
+    for _ in range(3):
+        now[0] += 20.0  # connection 1 is reused every 20 s; connection 2 only ages
+        client.send(server.url, b"steady")
+    assert len(server.connections) == 2
+    assert server.connections[1].ended.wait(WAIT)
+    assert [len(conn.requests) for conn in server.connections] == [4, 1]
