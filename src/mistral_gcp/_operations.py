@@ -1,15 +1,15 @@
 """Operations as data: request shape, response decoder, streaming or not. Pure request building.
 
 Every public method is one line over ``prepare``: validate the caller's keywords against the
-operation's TypedDict (one pydantic ``TypeAdapter``, built on the operation's first call), take the model id for the
-URL from the validated value, and serialise the body once, with only the keys the caller gave.
+operation's TypedDict (one pydantic ``TypeAdapter``, built on the operation's first call), take
+the model id for the URL from the validated value, and serialise the body once, with only the
+keys the caller gave.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from pydantic import TypeAdapter, ValidationError, with_config

@@ -31,5 +31,5 @@ class BaseModel(_PydanticBaseModel):
         allow_inf_nan=False,
         protected_namespaces=(),
         arbitrary_types_allowed=True,
-        defer_build=True,
+        defer_build=True,  # schemas built on first use: a program pays only for the models it uses
     )
