@@ -148,10 +148,15 @@ class Recorder:
 
     def __init__(self, reply: Callable[["Recorder", BaseHTTPRequestHandler], None]) -> None:
         self.seen: List[Dict[str, Any]] = []
+        self.accepted = 0  # connections
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                recorder.accepted += 1
+                super().setup()
 
             def _any(self) -> None:
                 recorder.seen.append({"line": self.requestline, "headers": dict(self.headers)})
@@ -258,6 +263,13 @@ def _self_signed_server() -> Any:
     )
 
 
+COMPLETION = json.dumps({
+    "id": "c1", "object": "chat.completion", "model": CHAT_MODEL, "created": 1,
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "over TLS"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+}).encode()
+
+
 @contextlib.contextmanager
 def _tls_recorder(tmp_path: Path) -> Iterator[Recorder]:
     cert, key = _self_signed_server()
@@ -265,7 +277,7 @@ def _tls_recorder(tmp_path: Path) -> Iterator[Recorder]:
     (tmp_path / "key.pem").write_bytes(key)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
-    with Recorder(_answer(200, b"{}")) as recorder:
+    with Recorder(_answer(200, COMPLETION)) as recorder:
         recorder.server.socket = context.wrap_socket(recorder.server.socket, server_side=True)
         recorder.url = recorder.url.replace("http://", "https://")
         yield recorder
@@ -278,6 +290,26 @@ def test_tls_is_verified_by_default(both, tmp_path):
             both.call(client.chat, "complete", model=CHAT_MODEL, messages=USER)
     assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value)
     assert server.seen == []  # no request, so no header, reached the unverified server
+
+
+def test_tls_to_a_server_the_trust_store_holds_carries_calls_and_keeps_its_connection(both, tmp_path, monkeypatch):
+    """The other half of verification: with the server's certificate in the trust store
+    (``SSL_CERT_FILE``), owned clients speak TLS to it, with its name checked, and reuse the connection."""
+    with _tls_recorder(tmp_path) as server:
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
+        client = MistralGCP(project_id="p", access_token=CANARY, server_url=server.url, retry_config=None)
+
+        def calls():
+            return [client.chat.complete(model=CHAT_MODEL, messages=USER) for _ in range(3)]
+
+        async def calls_async():
+            return [await client.chat.complete_async(model=CHAT_MODEL, messages=USER) for _ in range(3)]
+
+        answers = both.run(calls, calls_async)
+        accepted = server.accepted
+    assert [a.choices[0].message.content for a in answers] == ["over TLS"] * 3
+    assert [seen["headers"]["authorization"] for seen in server.seen] == [f"Bearer {CANARY}"] * 3
+    assert accepted == 1  # one TLS connection carried the three calls
 
 
 @pytest.mark.parametrize("url", ["http://example.com", "http://10.1.2.3:8080", "http://[2001:db8::1]", "http://localhost.evil.example"])
