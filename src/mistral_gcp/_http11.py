@@ -249,7 +249,7 @@ class ResponseParser:
     body bytes are handed out as soon as they arrive.
     """
 
-    __slots__ = ("events", "_rest", "_state", "_remaining", "_no_body", "_decoder", "head", "extra")
+    __slots__ = ("events", "_rest", "_state", "_remaining", "_no_body", "_decoder", "head", "extra", "fed")
 
     def __init__(self, no_body: bool = False) -> None:
         self.events: Deque[Any] = deque()
@@ -260,12 +260,14 @@ class ResponseParser:
         self._decoder: Any = None
         self.head: Optional[Head] = None
         self.extra = False  # bytes came after the response: the connection cannot be reused
+        self.fed = False  # some byte of the answer arrived
 
     @property
     def done(self) -> bool:
         return self._state == _DONE
 
     def feed(self, data: bytes) -> None:
+        self.fed = True
         if self._rest:
             data, self._rest = self._rest + data, b""
         state = self._state
@@ -680,13 +682,14 @@ def _parse_timeouts(connect: Optional[float], read: Optional[float]) -> Timeouts
 
 
 class _SyncConn:
-    __slots__ = ("sock", "origin", "parser", "error", "idle_since", "_broken")
+    __slots__ = ("sock", "origin", "parser", "error", "idle_since", "uses", "_broken")
 
     def __init__(self, sock: socket.socket, origin: Tuple[str, str, int]) -> None:
         self.sock = sock
         self.origin = origin
         self.parser: Optional[ResponseParser] = None
         self.error = None  # failures are raised at once; the async twin has to keep them
+        self.uses = 0  # exchanges begun on this connection
         self._broken = False
 
     def usable(self) -> bool:
@@ -709,6 +712,7 @@ class _SyncConn:
 
     def exchange(self, request: Request, timeouts: Timeouts) -> Head:
         self.parser = parser = ResponseParser(no_body=request.method == "HEAD")
+        self.uses += 1
         sock = self.sock
         head = encode_head(request)
         body = request.content
@@ -751,6 +755,19 @@ class _SyncConn:
             else:
                 parser.eof()
         return events.popleft()
+
+
+def _closed_while_idle(conn: Any, exc: BaseException) -> bool:
+    """Whether a failed exchange met a kept-alive connection that the server had closed just as
+    the request went out (the race ``usable()`` cannot see): the connection was used before, and
+    it failed — not timed out — before a single byte of answer arrived. A server closes a
+    kept-alive connection when it holds no request, so the request is sent again on another
+    connection at once, as browsers do, instead of failing or waiting out a retry backoff. A fresh
+    connection's failure is never taken for this, so the resends end; any other failure is the
+    caller's (the SDK's retry policy) to handle."""
+    parser = conn.parser
+    return (conn.uses > 1 and isinstance(exc, (NetworkError, RemoteProtocolError))
+            and parser is not None and not parser.fed)
 
 
 class _Exchange:
@@ -829,12 +846,16 @@ class Client(_Base):
 
     def send(self, request: Request, stream: bool = False) -> Response:
         timeouts = self._pool.timeouts_for(request)
-        conn = self._acquire(request.origin, timeouts)
-        try:
-            head = conn.exchange(request, timeouts)
-        except BaseException:
-            self._release(conn, False)
-            raise
+        while True:
+            conn = self._acquire(request.origin, timeouts)
+            try:
+                head = conn.exchange(request, timeouts)
+                break
+            except BaseException as exc:
+                stale = _closed_while_idle(conn, exc)
+                self._release(conn, False)
+                if not stale:
+                    raise
         response = Response(head, request, _SyncExchange(conn, self, timeouts))
         if not stream:
             try:
@@ -920,7 +941,7 @@ class _AsyncConn:
     the reader. Reading pauses while more than ``_HIGH_WATER`` bytes of body wait unread."""
 
     __slots__ = ("loop", "transport", "origin", "parser", "waiter", "error", "closed", "buffered", "idle_since",
-                 "_paused", "_write_paused", "_drain")
+                 "uses", "_paused", "_write_paused", "_drain")
 
     def __init__(self, loop: Any, origin: Tuple[str, str, int]) -> None:
         self.loop = loop
@@ -931,6 +952,7 @@ class _AsyncConn:
         self.error: Optional[BaseException] = None
         self.closed = False
         self.buffered = 0  # body bytes parsed and not yet taken by the reader
+        self.uses = 0  # exchanges begun on this connection
         self._paused = False
         self._write_paused = False
         self._drain: Any = None
@@ -1073,12 +1095,16 @@ class AsyncClient(_Base):
 
     async def send(self, request: Request, stream: bool = False) -> Response:
         timeouts = self._pool.timeouts_for(request)
-        conn = await self._acquire(request.origin, timeouts)
-        try:
-            head = await self._exchange(conn, request, timeouts)
-        except BaseException:
-            self._release(conn, False)
-            raise
+        while True:
+            conn = await self._acquire(request.origin, timeouts)
+            try:
+                head = await self._exchange(conn, request, timeouts)
+                break
+            except BaseException as exc:
+                stale = _closed_while_idle(conn, exc)
+                self._release(conn, False)
+                if not stale:
+                    raise
         response = Response(head, request, _AsyncExchange(conn, self, timeouts))
         if not stream:
             try:
@@ -1091,6 +1117,7 @@ class AsyncClient(_Base):
     async def _exchange(self, conn: _AsyncConn, request: Request, timeouts: Timeouts) -> Head:
         conn.parser = ResponseParser(no_body=request.method == "HEAD")
         conn.error = None
+        conn.uses += 1
         head = encode_head(request)
         body = request.content
         if len(body) <= READ_SIZE:

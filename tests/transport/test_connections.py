@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from mistral_gcp._http11 import PoolTimeout
+from mistral_gcp._http11 import PoolTimeout, RemoteProtocolError
 
 WAIT = 10.0  # for events that must come; reached only when a test fails
 
@@ -134,3 +134,46 @@ def test_expired_idle_connections_under_a_busy_one_are_closed_when_it_is_given_b
     assert len(server.connections) == 2
     assert server.connections[1].ended.wait(WAIT)
     assert [len(conn.requests) for conn in server.connections] == [4, 1]
+
+
+def _close_on_the_second_request(partial: bytes = b""):
+    """Answer the first request; take the second and close (after ``partial`` bytes of answer)."""
+    def script(conn):
+        if conn.request() is not None:
+            conn.reply(200, b"ok")
+        if conn.request() is not None and partial:
+            conn.send(partial)
+
+    return script
+
+
+def test_a_kept_alive_connection_closed_as_the_request_went_out_is_replaced_at_once(serve, http):
+    # The keep-alive race: the server closes an idle connection just as the next request is sent.
+    # The request goes out again on a new connection, instead of failing.
+    def script(conn):
+        if conn is conn.server.connections[0]:
+            _close_on_the_second_request()(conn)
+        else:
+            while conn.request() is not None:
+                conn.reply(200, b"fresh")
+
+    server = serve(script)
+    client = http()
+    assert client.send(server.url, b"one").content == b"ok"
+    assert client.send(server.url, b"two").content == b"fresh"
+    assert [[r.body for r in conn.requests] for conn in server.connections] == [[b"one", b"two"], [b"two"]]
+
+
+def test_a_failure_after_part_of_the_answer_or_on_a_fresh_connection_is_not_resent(serve, http):
+    # Some bytes of answer arrived: the server had the request, so it is the caller's to retry.
+    server = serve(_close_on_the_second_request(partial=b"HTTP/1.1 200 OK\r\ncontent-le"))
+    client = http()
+    assert client.send(server.url, b"one").content == b"ok"
+    with pytest.raises(RemoteProtocolError):
+        client.send(server.url, b"two")
+    assert len(server.connections) == 1
+    # A new connection closed without an answer: nothing stale about it, no resend either.
+    closing = serve(lambda conn: conn.request())
+    with pytest.raises(RemoteProtocolError):
+        client.send(closing.url, b"three")
+    assert len(closing.connections) == 1
