@@ -158,6 +158,7 @@ class RawServer:
     def close(self) -> None:
         self.stopping.set()
         socket.create_connection(("127.0.0.1", self.port)).close()  # wakes the accept() call
+        self._threads[0].join(WAIT)  # the accept loop has returned: only then may its socket close
         self._listener.close()
         for conn in self.connections:
             conn.shutdown()
