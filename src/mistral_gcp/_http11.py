@@ -829,6 +829,14 @@ class _Base:
             content = content.encode("utf-8")
         return Request(method, url, fixed, content, timeout)
 
+    def _resend_or_raise(self, conn: Any, exc: BaseException) -> None:
+        """After a failed exchange: the connection is closed; the failure is raised again unless
+        the connection was a kept-alive one the server had just closed (the send loop goes on)."""
+        stale = _closed_while_idle(conn, exc)
+        self._release(conn, False)  # type: ignore[attr-defined]
+        if not stale:
+            raise exc
+
     def _tls(self) -> Any:
         if self._ssl_context is None:
             import ssl
@@ -852,10 +860,7 @@ class Client(_Base):
                 head = conn.exchange(request, timeouts)
                 break
             except BaseException as exc:
-                stale = _closed_while_idle(conn, exc)
-                self._release(conn, False)
-                if not stale:
-                    raise
+                self._resend_or_raise(conn, exc)
         response = Response(head, request, _SyncExchange(conn, self, timeouts))
         if not stream:
             try:
@@ -1101,10 +1106,7 @@ class AsyncClient(_Base):
                 head = await self._exchange(conn, request, timeouts)
                 break
             except BaseException as exc:
-                stale = _closed_while_idle(conn, exc)
-                self._release(conn, False)
-                if not stale:
-                    raise
+                self._resend_or_raise(conn, exc)
         response = Response(head, request, _AsyncExchange(conn, self, timeouts))
         if not stream:
             try:
